@@ -1,0 +1,52 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+# Each creates its own virtualenv in $(VENV) and installs what it needs.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUT    ?= out/demo
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+
+PHOTOS := china.jpg flower.jpg astronaut.png chelsea.png coffee.png
+MADE   := gradient.png one-colour.png five-colours.png
+
+.PHONY: demo test bench clean help
+
+help:
+	@echo "make demo   - install into $(VENV) and quantize samples/ into $(OUT)/"
+	@echo "make test   - install with test extras and run the test suite"
+	@echo "make clean  - remove $(VENV) and out/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps record what was installed; they are redone when pyproject.toml changes.
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(PIP) -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[test]'
+	@touch $@
+
+demo: $(VENV)/.installed-run
+	@mkdir -p $(OUT)
+	@set -e; for f in $(PHOTOS) $(MADE); do \
+	  stem=$${f%.*}; \
+	  $(BIN)/quantize image samples/$$f -k 16 -o $(OUT)/$$stem-k16.png \
+	      --codebook $(OUT)/$$stem-k16.json --json; \
+	done
+	@set -e; for f in $(PHOTOS); do \
+	  stem=$${f%.*}; \
+	  $(BIN)/quantize image samples/$$f -k 64 --mode reconstruct -o $(OUT)/$$stem-k64.jpg -q; \
+	done
+	@echo
+	@echo "Quantized samples are in $(OUT)/:"
+	@echo "  *-k16.png   palette PNGs with 16 colours, *-k16.json their codebooks"
+	@echo "  *-k64.jpg   reconstructed images with 64 colours"
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) out

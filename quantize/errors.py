@@ -1,0 +1,90 @@
+"""Exception classes, each carrying the process exit code it maps to.
+
+The library raises these; the CLI turns them into one-line messages and exit
+codes. Codes follow BSD ``sysexits.h`` where one fits.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EXIT_CODES",
+    "QuantizeError",
+    "InputMissingError",
+    "BadImageError",
+    "OutputError",
+    "WriteError",
+    "QualityError",
+    "QuantizeWarning",
+]
+
+#: Exit codes of the command line, documented in ``--help`` and the README.
+EXIT_CODES = {
+    0: "success",
+    2: "usage error (bad option or value)",
+    65: "input is not a decodable/supported image, or its data is bad",
+    66: "input missing or unreadable",
+    70: "internal error (a bug)",
+    73: "output cannot be created (is the input, bad directory, ...)",
+    74: "I/O error while writing",
+    99: "a requested quality target could not be met",
+    130: "interrupted (SIGINT)",
+}
+
+
+class QuantizeError(Exception):
+    """Base class of the errors the command line reports without a traceback.
+
+    Parameters
+    ----------
+    path : str or os.PathLike or None
+        The file the problem is about; quoted in the message.
+    message : str
+        What went wrong, in a few words.
+    """
+
+    exit_code = 70
+
+    def __init__(self, path, message: str):
+        self.path = None if path is None else str(path)
+        self.message = message
+        super().__init__(self.format_message())
+
+    def format_message(self) -> str:
+        """Return ``'path': message``, or the message alone when no path."""
+        if self.path is None:
+            return self.message
+        return f"{self.path!r}: {self.message}"
+
+
+class InputMissingError(QuantizeError):
+    """The input does not exist, is a directory, or cannot be read (66)."""
+
+    exit_code = 66
+
+
+class BadImageError(QuantizeError):
+    """The input is not a decodable, supported image, or its data is bad (65)."""
+
+    exit_code = 65
+
+
+class OutputError(QuantizeError):
+    """The output cannot be created: it is the input, or its directory is bad (73)."""
+
+    exit_code = 73
+
+
+class WriteError(QuantizeError):
+    """An I/O error happened while writing the output (74)."""
+
+    exit_code = 74
+
+
+class QualityError(QuantizeError):
+    """A requested quality target could not be met (99)."""
+
+    exit_code = 99
+
+
+class QuantizeWarning(UserWarning):
+    """A recoverable oddity: fewer distinct colours than k, k clamped, ..."""

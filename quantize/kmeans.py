@@ -1,0 +1,400 @@
+"""The k-means core: initialisation, Lloyd steps, stopping, attempts.
+
+numpy only. Works on any (M, N) float array with optional per-row weights, so
+that k-means on an image's unique colours weighted by their counts is exactly
+k-means on all of its pixels.
+
+Three layers, as in scikit-learn: :func:`cluster` checks its arguments once,
+:func:`_run_once` runs one attempt on validated input, and :func:`_assign` /
+:func:`_update` are the iteration kernel.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Optional, Union
+
+import numpy as np
+
+from .errors import QuantizeWarning
+
+__all__ = ["KMeansResult", "cluster", "assign", "INIT_METHODS"]
+
+#: Distance-matrix entries computed at once; bounds memory at
+#: ``8 * _CHUNK_ELEMS`` bytes whatever M and k are.
+_CHUNK_ELEMS = 1 << 18
+
+SeedLike = Union[None, int, np.random.Generator]
+
+
+@dataclass(frozen=True)
+class KMeansResult:
+    """The outcome of :func:`cluster`.
+
+    Attributes
+    ----------
+    centers : ndarray of shape (k, N), float64
+        The centroids. ``k`` is smaller than asked only when the data has
+        fewer distinct (positive-weight) rows than that.
+    labels : ndarray of shape (M,), intp
+        Index of the nearest centre of each row, computed after the last
+        centre update, so labels and centres agree.
+    inertia : float
+        Sum over rows of ``weight * squared distance`` to the row's centre.
+    n_iter : int
+        Lloyd iterations run by the best attempt.
+    converged : bool
+        True when the best attempt stopped because no centre moved more than
+        ``eps``, rather than by running out of iterations.
+    """
+
+    centers: np.ndarray
+    labels: np.ndarray
+    inertia: float
+    n_iter: int
+    converged: bool
+
+
+def _random_init(data, weights, k, rng):
+    """Pick k distinct rows at random, each with probability ∝ its weight.
+
+    Returns None when the data has fewer than k distinct positive-weight rows.
+    """
+    m = data.shape[0]
+    positive = np.flatnonzero(weights > 0)
+    # Weighted sampling without replacement (Efraimidis & Spirakis, 2006):
+    # the rows with the largest u ** (1 / w), i.e. the largest log(u) / w.
+    keys = np.log(rng.random(positive.size)) / weights[positive]
+    order = positive[np.argsort(-keys, kind="stable")]
+    candidates = order[: min(k, m)]
+    rows = data[candidates]
+    if np.unique(rows, axis=0).shape[0] == k:
+        return rows.copy()
+    # Duplicated rows among the first picks: keep first occurrences in
+    # sampling order. Rare enough that a full sort is acceptable here.
+    _, first = np.unique(data[order], axis=0, return_index=True)
+    if first.size < k:
+        return None
+    return data[order[np.sort(first)[:k]]].copy()
+
+
+def _kmeanspp_init(data, weights, k, rng, x_sq):
+    """Greedy k-means++ with weighted D² sampling.
+
+    Each new centre is the best of ``2 + ln k`` candidates drawn with
+    probability proportional to ``weight * D²`` (Arthur & Vassilvitskii,
+    2007; the greedy variant scikit-learn also uses): the candidate that most
+    lowers the weighted potential wins. Returns None when the data has fewer
+    than k distinct positive-weight rows.
+    """
+    m, n = data.shape
+    n_trials = 2 + int(math.log(k)) if k > 1 else 1
+    centers = np.empty((k, n), dtype=np.float64)
+    cumulative = np.cumsum(weights)
+    first = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+    centers[0] = data[min(first, m - 1)]
+    closest_sq = _sq_dist_to(data, centers[0][None, :], x_sq)[0]
+    for i in range(1, k):
+        cumulative = np.cumsum(weights * closest_sq)
+        total = cumulative[-1]
+        if not total > 0:
+            # Every row with weight coincides with a chosen centre.
+            return None
+        picks = np.searchsorted(cumulative, rng.random(n_trials) * total, side="right")
+        picks = np.minimum(picks, m - 1)
+        cand_sq = _sq_dist_to(data, data[picks], x_sq)
+        np.minimum(cand_sq, closest_sq, out=cand_sq)
+        best = int(np.argmin(cand_sq @ weights))
+        centers[i] = data[picks[best]]
+        closest_sq = cand_sq[best]
+    return centers
+
+
+def _sq_dist_to(data, points, x_sq):
+    """Squared distances (P, M) from a few points to every row, never negative."""
+    d = points @ data.T
+    d *= -2.0
+    d += x_sq
+    d += np.einsum("ij,ij->i", points, points)[:, None]
+    return np.maximum(d, 0.0, out=d)
+
+
+def _assign(data, centers, x_sq, labels, min_sq, buf):
+    """Nearest centre of every row, in chunks, into ``labels`` and ``min_sq``.
+
+    ``buf`` is a preallocated (chunk, k) scratch array; memory never grows as
+    M × k. Ties go to the lowest centre index (``argmin``).
+    """
+    m = data.shape[0]
+    chunk = buf.shape[0]
+    c_sq = np.einsum("ij,ij->i", centers, centers)
+    centers_t = np.ascontiguousarray(centers.T)
+    for start in range(0, m, chunk):
+        stop = min(start + chunk, m)
+        d = buf[: stop - start]
+        # |x - c|² = |x|² - 2 x·c + |c|²; |x|² is constant per row, so it is
+        # added only to the minimum.
+        np.matmul(data[start:stop], centers_t, out=d)
+        d *= -2.0
+        d += c_sq
+        lab = d.argmin(axis=1)
+        labels[start:stop] = lab
+        min_sq[start:stop] = np.take_along_axis(d, lab[:, None], axis=1)[:, 0]
+    min_sq += x_sq
+    np.maximum(min_sq, 0.0, out=min_sq)
+
+
+def _update(data, weights, labels, k):
+    """Weighted means of the rows of each cluster; returns (sums, counts)."""
+    n = data.shape[1]
+    counts = np.bincount(labels, weights=weights, minlength=k)
+    sums = np.empty((k, n), dtype=np.float64)
+    for j in range(n):
+        sums[:, j] = np.bincount(labels, weights=weights * data[:, j], minlength=k)
+    return sums, counts
+
+
+def _run_once(data, weights, centers, max_iter, eps, x_sq, callback):
+    """One Lloyd run from given centres. Assumes validated input.
+
+    Returns (centers, labels, min_sq, n_iter, converged).
+    """
+    m = data.shape[0]
+    k = centers.shape[0]
+    centers = centers.astype(np.float64, copy=True)
+    labels = np.empty(m, dtype=np.intp)
+    min_sq = np.empty(m, dtype=np.float64)
+    buf = np.empty((max(1, min(m, _CHUNK_ELEMS // max(k, 1))), k), dtype=np.float64)
+    converged = False
+    n_iter = 0
+    eps_sq = eps * eps
+    for n_iter in range(1, max_iter + 1):
+        _assign(data, centers, x_sq, labels, min_sq, buf)
+        sums, counts = _update(data, weights, labels, k)
+        empty = counts <= 0
+        new_centers = np.empty_like(centers)
+        full = ~empty
+        new_centers[full] = sums[full] / counts[full, None]
+        if empty.any():
+            _relocate_empty(data, weights, min_sq, new_centers, np.flatnonzero(empty))
+        shift_sq = float(np.max(np.einsum("ij,ij->i", new_centers - centers, new_centers - centers)))
+        centers = new_centers
+        if callback is not None:
+            callback(n_iter, math.sqrt(shift_sq))
+        if shift_sq <= eps_sq:
+            converged = True
+            break
+    # Labels from the final centres, so that labels and centres agree.
+    _assign(data, centers, x_sq, labels, min_sq, buf)
+    return centers, labels, min_sq, n_iter, converged
+
+
+def _relocate_empty(data, weights, min_sq, centers, empty_idx):
+    """Move empty clusters onto the rows farthest from their centres.
+
+    Deterministic: farthest first, ties to the lowest row index. Rows of zero
+    weight are never chosen.
+    """
+    score = np.where(weights > 0, min_sq, -1.0)
+    n_empty = empty_idx.size
+    if n_empty < score.size:
+        far = np.argpartition(-score, n_empty - 1)[:n_empty]
+        # argpartition is not stable; sort the picks by (-distance, index).
+        cutoff = score[far].min()
+        candidates = np.flatnonzero(score >= cutoff)
+        far = candidates[np.lexsort((candidates, -score[candidates]))][:n_empty]
+    else:
+        far = np.lexsort((np.arange(score.size), -score))[:n_empty]
+    for i, row in zip(empty_idx, far):
+        centers[i] = data[row]
+    # More empty clusters than rows: reuse the farthest row (no NaN).
+    for i in empty_idx[far.size :]:
+        centers[i] = data[far[0]] if far.size else 0.0
+
+
+def assign(data, centers):
+    """Nearest centre of every row and its squared distance.
+
+    Parameters
+    ----------
+    data : array_like of shape (M, N)
+        Observations.
+    centers : array_like of shape (k, N)
+        Centres to measure against.
+
+    Returns
+    -------
+    labels : ndarray of shape (M,), intp
+        Index of the nearest centre; ties go to the lowest index.
+    sq_dist : ndarray of shape (M,), float64
+        Squared Euclidean distance to that centre.
+
+    Examples
+    --------
+    >>> assign([[0.0], [9.0]], [[1.0], [10.0]])[0]
+    array([0, 1])
+    """
+    data = np.ascontiguousarray(data, dtype=np.float64)
+    centers = np.ascontiguousarray(centers, dtype=np.float64)
+    if data.ndim != 2 or centers.ndim != 2 or data.shape[1] != centers.shape[1]:
+        raise ValueError(
+            f"data (M, N) and centers (k, N) must agree in N, got {data.shape} and {centers.shape}"
+        )
+    if centers.shape[0] == 0:
+        raise ValueError("centers must have at least one row, got 0")
+    m, k = data.shape[0], centers.shape[0]
+    labels = np.empty(m, dtype=np.intp)
+    min_sq = np.empty(m, dtype=np.float64)
+    buf = np.empty((max(1, min(m, _CHUNK_ELEMS // k)), k), dtype=np.float64)
+    _assign(data, centers, np.einsum("ij,ij->i", data, data), labels, min_sq, buf)
+    return labels, min_sq
+
+
+INIT_METHODS = {"kmeans++": _kmeanspp_init, "k-means++": _kmeanspp_init, "random": _random_init}
+
+
+def cluster(
+    data,
+    k: int,
+    *,
+    weights=None,
+    init="kmeans++",
+    max_iter: int = 100,
+    eps: float = 1e-4,
+    attempts: int = 1,
+    seed: SeedLike = 0,
+    callback: Optional[Callable[[int, float], None]] = None,
+) -> KMeansResult:
+    """Weighted k-means by Lloyd iterations, best of several attempts.
+
+    Parameters
+    ----------
+    data : array_like of shape (M, N)
+        Observations, one per row. Converted to float64.
+    k : int
+        Number of clusters, at least 1.
+    weights : array_like of shape (M,), optional
+        Non-negative weight of each row (default 1). A row of weight w counts
+        exactly as w repeated rows.
+    init : {'kmeans++', 'random'} or array_like of shape (k, N)
+        'kmeans++' samples centres by weighted D² sampling; 'random' picks k
+        distinct rows, each with probability proportional to its weight; an
+        array gives the initial centres (then only one attempt runs).
+    max_iter : int
+        At most this many Lloyd iterations per attempt (at least 1).
+    eps : float
+        Stop an attempt early once no centre moved more than ``eps``
+        (Euclidean distance, in data units) in one iteration, as OpenCV's
+        ``TERM_CRITERIA_EPS``.
+    attempts : int
+        Independent runs; the one with the lowest inertia is kept (the first
+        on ties).
+    seed : None, int or numpy.random.Generator
+        Source of all randomness. The same seed gives the same result.
+    callback : callable, optional
+        Called as ``callback(iteration, max_shift)`` after every iteration.
+
+    Returns
+    -------
+    KMeansResult
+        Centres, labels, inertia, iterations and whether it converged.
+
+    Raises
+    ------
+    ValueError
+        On an empty or non-finite array, k out of range, bad weights or an
+        unknown init.
+
+    Warns
+    -----
+    QuantizeWarning
+        When the data has fewer distinct rows than k; the distinct rows are
+        then returned as the centres.
+
+    Examples
+    --------
+    >>> r = cluster([[0.0], [1.0], [10.0], [11.0]], 2, seed=0)
+    >>> sorted(r.centers[:, 0].tolist()), r.inertia
+    ([0.5, 10.5], 1.0)
+    """
+    data = np.asarray(data, dtype=np.float64)
+    if data.ndim != 2:
+        raise ValueError(f"data must be a 2-D array (M, N), got shape {data.shape}")
+    m, n = data.shape
+    if m == 0 or n == 0:
+        raise ValueError(f"data must have at least one row and column, got shape {data.shape}")
+    if not np.isfinite(data).all():
+        raise ValueError("data must be finite (no NaN or inf)")
+    data = np.ascontiguousarray(data)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise ValueError(f"k must be an integer, got {k!r}")
+    k = int(k)
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    if isinstance(max_iter, bool) or int(max_iter) != max_iter or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if not (eps >= 0 and math.isfinite(eps)):
+        raise ValueError(f"eps must be finite and >= 0, got {eps!r}")
+    if isinstance(attempts, bool) or int(attempts) != attempts or attempts < 1:
+        raise ValueError(f"attempts must be a positive integer, got {attempts!r}")
+    if weights is None:
+        weights = np.ones(m, dtype=np.float64)
+    else:
+        weights = np.ascontiguousarray(weights, dtype=np.float64)
+        if weights.shape != (m,):
+            raise ValueError(f"weights must have shape ({m},), got {weights.shape}")
+        if not (np.isfinite(weights).all() and (weights >= 0).all()) or not weights.sum() > 0:
+            raise ValueError("weights must be finite, non-negative and not all zero")
+    given = None
+    if isinstance(init, str):
+        if init not in INIT_METHODS:
+            raise ValueError(f"init must be one of {sorted(set(INIT_METHODS))} or an array, got {init!r}")
+        init_fn = INIT_METHODS[init]
+    else:
+        given = np.array(init, dtype=np.float64)
+        if given.shape != (k, n):
+            raise ValueError(f"init array must have shape ({k}, {n}), got {given.shape}")
+        if not np.isfinite(given).all():
+            raise ValueError("init array must be finite")
+        attempts = 1
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    return _cluster(data, weights, k, init_fn if given is None else given, int(max_iter),
+                    float(eps), int(attempts), rng, callback)
+
+
+def _cluster(data, weights, k, init, max_iter, eps, attempts, rng, callback):
+    """Best-of-attempts loop. Assumes validated input."""
+    x_sq = np.einsum("ij,ij->i", data, data)
+    best = None
+    for _ in range(attempts):
+        if callable(init):
+            if init is _kmeanspp_init:
+                centers = init(data, weights, k, rng, x_sq)
+            else:
+                centers = init(data, weights, k, rng)
+            if centers is None:
+                return _distinct_rows_result(data, weights, k)
+        else:
+            centers = init
+        centers, labels, min_sq, n_iter, converged = _run_once(
+            data, weights, centers, max_iter, eps, x_sq, callback
+        )
+        inertia = float(np.dot(weights, min_sq))
+        if best is None or inertia < best.inertia:
+            best = KMeansResult(centers, labels, inertia, n_iter, converged)
+    return best
+
+
+def _distinct_rows_result(data, weights, k):
+    """The result when there are fewer distinct rows than k: those rows."""
+    distinct = np.unique(data[weights > 0], axis=0)
+    warnings.warn(
+        f"data has {distinct.shape[0]} distinct rows, fewer than k={k}; "
+        "returning the distinct rows as centres",
+        QuantizeWarning,
+        stacklevel=3,
+    )
+    labels, min_sq = assign(data, distinct)
+    return KMeansResult(distinct, labels, float(np.dot(weights, min_sq)), 0, True)
