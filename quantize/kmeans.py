@@ -121,27 +121,53 @@ def _sq_dist_to(data, points, x_sq):
     return np.maximum(d, 0.0, out=d)
 
 
+#: Up to this many centres, distances are laid out centre-major and the
+#: minimum is taken by a loop over centres: argmin along short rows is slow.
+_SMALL_K = 48
+
+
 def _assign(data, centers, x_sq, labels, min_sq, buf):
     """Nearest centre of every row, in chunks, into ``labels`` and ``min_sq``.
 
-    ``buf`` is a preallocated (chunk, k) scratch array; memory never grows as
-    M × k. Ties go to the lowest centre index (``argmin``).
+    ``buf`` is a preallocated scratch array whose dtype sets the precision of
+    the search; ``data`` must already be in that dtype. Memory never grows as
+    M × k. Ties go to the lowest centre index.
     """
     m = data.shape[0]
-    chunk = buf.shape[0]
+    k = centers.shape[0]
+    centers = centers.astype(buf.dtype)
+    # |x - c|² = |x|² - 2 x·c + |c|²; |x|² is constant per row, so it is
+    # added only to the minimum.
     c_sq = np.einsum("ij,ij->i", centers, centers)
-    centers_t = np.ascontiguousarray(centers.T)
-    for start in range(0, m, chunk):
-        stop = min(start + chunk, m)
-        d = buf[: stop - start]
-        # |x - c|² = |x|² - 2 x·c + |c|²; |x|² is constant per row, so it is
-        # added only to the minimum.
-        np.matmul(data[start:stop], centers_t, out=d)
-        d *= -2.0
-        d += c_sq
-        lab = d.argmin(axis=1)
-        labels[start:stop] = lab
-        min_sq[start:stop] = np.take_along_axis(d, lab[:, None], axis=1)[:, 0]
+    if k <= _SMALL_K:
+        chunk = max(1, buf.size // k)
+        centers2 = -2.0 * centers
+        for start in range(0, m, chunk):
+            stop = min(start + chunk, m)
+            d = buf.reshape(-1)[: k * (stop - start)].reshape(k, stop - start)
+            np.matmul(centers2, data[start:stop].T, out=d)
+            d += c_sq[:, None]
+            best = d[0].copy()
+            lab = labels[start:stop]
+            lab[:] = 0
+            closer = np.empty(stop - start, dtype=bool)
+            for j in range(1, k):
+                np.less(d[j], best, out=closer)
+                np.minimum(best, d[j], out=best)
+                lab[closer] = j
+            min_sq[start:stop] = best
+    else:
+        chunk = buf.shape[0]
+        centers_t = np.ascontiguousarray(centers.T)
+        for start in range(0, m, chunk):
+            stop = min(start + chunk, m)
+            d = buf[: stop - start]
+            np.matmul(data[start:stop], centers_t, out=d)
+            d *= -2.0
+            d += c_sq
+            lab = d.argmin(axis=1)
+            labels[start:stop] = lab
+            min_sq[start:stop] = np.take_along_axis(d, lab[:, None], axis=1)[:, 0]
     min_sq += x_sq
     np.maximum(min_sq, 0.0, out=min_sq)
 
@@ -156,8 +182,11 @@ def _update(data, weights, labels, k):
     return sums, counts
 
 
-def _run_once(data, weights, centers, max_iter, eps, x_sq, callback):
+def _run_once(data, weights, centers, max_iter, eps, x_sq, callback, dist_dtype=np.float64):
     """One Lloyd run from given centres. Assumes validated input.
+
+    Centres and their updates are always float64; ``dist_dtype`` is the
+    precision of the nearest-centre search only.
 
     Returns (centers, labels, min_sq, n_iter, converged).
     """
@@ -166,12 +195,13 @@ def _run_once(data, weights, centers, max_iter, eps, x_sq, callback):
     centers = centers.astype(np.float64, copy=True)
     labels = np.empty(m, dtype=np.intp)
     min_sq = np.empty(m, dtype=np.float64)
-    buf = np.empty((max(1, min(m, _CHUNK_ELEMS // max(k, 1))), k), dtype=np.float64)
+    buf = np.empty((max(1, min(m, _CHUNK_ELEMS // max(k, 1))), k), dtype=dist_dtype)
+    data_d = data if data.dtype == buf.dtype else data.astype(buf.dtype)
     converged = False
     n_iter = 0
     eps_sq = eps * eps
     for n_iter in range(1, max_iter + 1):
-        _assign(data, centers, x_sq, labels, min_sq, buf)
+        _assign(data_d, centers, x_sq, labels, min_sq, buf)
         sums, counts = _update(data, weights, labels, k)
         empty = counts <= 0
         new_centers = np.empty_like(centers)
@@ -187,7 +217,7 @@ def _run_once(data, weights, centers, max_iter, eps, x_sq, callback):
             converged = True
             break
     # Labels from the final centres, so that labels and centres agree.
-    _assign(data, centers, x_sq, labels, min_sq, buf)
+    _assign(data_d, centers, x_sq, labels, min_sq, buf)
     return centers, labels, min_sq, n_iter, converged
 
 
@@ -364,7 +394,8 @@ def cluster(
                     float(eps), int(attempts), rng, callback)
 
 
-def _cluster(data, weights, k, init, max_iter, eps, attempts, rng, callback):
+def _cluster(data, weights, k, init, max_iter, eps, attempts, rng, callback,
+             dist_dtype=np.float64):
     """Best-of-attempts loop. Assumes validated input."""
     x_sq = np.einsum("ij,ij->i", data, data)
     best = None
@@ -379,7 +410,7 @@ def _cluster(data, weights, k, init, max_iter, eps, attempts, rng, callback):
         else:
             centers = init
         centers, labels, min_sq, n_iter, converged = _run_once(
-            data, weights, centers, max_iter, eps, x_sq, callback
+            data, weights, centers, max_iter, eps, x_sq, callback, dist_dtype
         )
         inertia = float(np.dot(weights, min_sq))
         if best is None or inertia < best.inertia:
