@@ -166,10 +166,14 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
             raise click.BadParameter(str(exc), param_hint="'-o' / '--output'") from None
     check_not_input(output_path, [input_path])
     if codebook_path is not None:
-        check_not_input(codebook_path, [input_path, output_path])
+        if codebook_path == "-" and output_path == "-":
+            raise click.UsageError("the image and the codebook cannot both go to standard output")
+        check_not_input(codebook_path, [input_path])
+        if codebook_path != "-" and os.path.abspath(codebook_path) == os.path.abspath(output_path):
+            raise CliError(f"{codebook_path!r}: the codebook and the image cannot be the same file", 73)
 
     from .codebook import codebook_to_dict, dumps_codebook
-    from .imageio import encode_palette_png, encode_rgb, load_rgb, write_bytes
+    from .imageio import encode_palette_png, encode_rgb, load_rgb, write_all
     from .pipeline import quantize_image
 
     started = time.perf_counter()
@@ -183,11 +187,13 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
         data = encode_palette_png(result.labels, result.codebook)
     else:
         data = encode_rgb(result.reconstruct(), fmt)
-    write_bytes(output_path, data)
+    outputs = [(output_path, data)]
     options = dict(result.options, mode=mode, color_space="srgb")
     if codebook_path is not None:
         doc = codebook_to_dict(result.codebook, result.counts, inertia=result.inertia, options=options)
-        write_bytes(codebook_path, dumps_codebook(doc))
+        outputs.append((codebook_path, dumps_codebook(doc)))
+    # Both files or neither: a failed Make rule leaves no target behind.
+    write_all(outputs)
     seconds = time.perf_counter() - started
 
     summary = {

@@ -27,6 +27,8 @@ __all__ = [
     "encode_rgb",
     "format_for_path",
     "check_not_input",
+    "write_bytes",
+    "write_all",
     "OUTPUT_FORMATS",
 ]
 
@@ -205,23 +207,8 @@ def atomic_write(path):
     WriteError
         Writing, syncing or renaming failed (74).
     """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise OutputError(path, "is a directory")
+    fd, tmp = _make_temp(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    except FileNotFoundError:
-        raise OutputError(path, "output directory does not exist") from None
-    except NotADirectoryError:
-        raise OutputError(path, "output directory is not a directory") from None
-    except PermissionError:
-        raise OutputError(path, "cannot create files in the output directory") from None
-    except OSError as exc:
-        raise OutputError(path, f"cannot create output: {exc.strerror or exc}") from None
-    try:
-        # mkstemp makes the file 0600; give it the usual 0666 & ~umask.
-        os.fchmod(fd, 0o666 & ~_current_umask())
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
@@ -240,6 +227,72 @@ def _unlink_quietly(path) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+def write_all(outputs) -> None:
+    """Write several outputs so that all of them are replaced, or none.
+
+    Every file's bytes go to its own temporary file first; only when all are
+    written and synced are they renamed into place. A '-' path goes to
+    standard output, after the files.
+
+    Parameters
+    ----------
+    outputs : sequence of (path, bytes)
+
+    Raises
+    ------
+    OutputError, WriteError
+        As :func:`atomic_write`; no target is changed when one is raised.
+    """
+    outputs = list(outputs)
+    pending = []
+    try:
+        for path, data in outputs:
+            if str(path) == "-":
+                continue
+            fd, tmp = _make_temp(path)
+            pending.append((tmp, path))
+            # Write through mkstemp's descriptor: the name is never reopened.
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        for tmp, path in pending:
+            os.replace(tmp, path)
+        pending = []
+    except OSError as exc:
+        bad = pending[-1][1] if pending else outputs[0][0]
+        raise WriteError(bad, f"write failed: {exc.strerror or exc}") from None
+    finally:
+        for tmp, _ in pending:
+            _unlink_quietly(tmp)
+    for path, data in outputs:
+        if str(path) == "-":
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+
+
+def _make_temp(path):
+    """(fd, name) of a new temporary file beside ``path`` (mkstemp), with the error
+    mapping of :func:`atomic_write`."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise OutputError(path, "is a directory")
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                                   dir=directory)
+    except FileNotFoundError:
+        raise OutputError(path, "output directory does not exist") from None
+    except NotADirectoryError:
+        raise OutputError(path, "output directory is not a directory") from None
+    except PermissionError:
+        raise OutputError(path, "cannot create files in the output directory") from None
+    except OSError as exc:
+        raise OutputError(path, f"cannot create output: {exc.strerror or exc}") from None
+    os.fchmod(fd, 0o666 & ~_current_umask())
+    return fd, tmp
 
 
 def write_bytes(path, data: bytes) -> None:

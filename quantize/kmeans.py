@@ -113,12 +113,17 @@ def _kmeanspp_init(data, weights, k, rng, x_sq):
 
 
 def _sq_dist_to(data, points, x_sq):
-    """Squared distances (P, M) from a few points to every row, never negative."""
-    d = points @ data.T
-    d *= -2.0
-    d += x_sq
-    d += np.einsum("ij,ij->i", points, points)[:, None]
-    return np.maximum(d, 0.0, out=d)
+    """Squared distances (P, M) from a few points to every row.
+
+    Measured from differences, not the |x|² - 2x·c + |c|² expansion, so a
+    row equal to a point is at exactly 0 (the init relies on it to detect
+    fewer distinct rows than k). ``x_sq`` is unused.
+    """
+    out = np.empty((points.shape[0], data.shape[0]), dtype=np.float64)
+    for i, point in enumerate(points):
+        diff = data - point
+        np.einsum("ij,ij->i", diff, diff, out=out[i])
+    return out
 
 
 #: Up to this many centres, distances are laid out centre-major and the
@@ -126,50 +131,75 @@ def _sq_dist_to(data, points, x_sq):
 _SMALL_K = 48
 
 
-def _assign(data, centers, x_sq, labels, min_sq, buf):
-    """Nearest centre of every row, in chunks, into ``labels`` and ``min_sq``.
+def _augment(data, dtype):
+    """Rows with a trailing 1: ``[x, 1] @ [-2c; |c|²]`` is ``|x-c|² - |x|²``.
 
-    ``buf`` is a preallocated scratch array whose dtype sets the precision of
-    the search; ``data`` must already be in that dtype. Memory never grows as
-    M × k. Ties go to the lowest centre index.
+    One matrix product then gives the distance ranking with no further
+    passes over the (chunk, k) block.
     """
-    m = data.shape[0]
+    m, n = data.shape
+    out = np.empty((m, n + 1), dtype=dtype)
+    out[:, :n] = data
+    out[:, n] = 1.0
+    return out
+
+
+def _nearest(data_aug, centers, labels, buf):
+    """Index of the nearest centre of every row, in chunks, into ``labels``.
+
+    ``data_aug`` comes from :func:`_augment`; ``buf`` is preallocated scratch
+    whose dtype is the precision of the search. Memory never grows as M × k.
+    Ties go to the lowest centre index.
+    """
+    m = data_aug.shape[0]
     k = centers.shape[0]
-    centers = centers.astype(buf.dtype)
-    # |x - c|² = |x|² - 2 x·c + |c|²; |x|² is constant per row, so it is
-    # added only to the minimum.
-    c_sq = np.einsum("ij,ij->i", centers, centers)
+    centers = np.asarray(centers, dtype=np.float64)
+    centers_aug = np.empty((data_aug.shape[1], k), dtype=buf.dtype)
+    centers_aug[:-1] = -2.0 * centers.T
+    centers_aug[-1] = np.einsum("ij,ij->i", centers, centers)
     if k <= _SMALL_K:
         chunk = max(1, buf.size // k)
-        centers2 = -2.0 * centers
+        centers_aug_t = np.ascontiguousarray(centers_aug.T)
+        closer = np.empty(min(chunk, m), dtype=bool)
         for start in range(0, m, chunk):
             stop = min(start + chunk, m)
-            d = buf.reshape(-1)[: k * (stop - start)].reshape(k, stop - start)
-            np.matmul(centers2, data[start:stop].T, out=d)
-            d += c_sq[:, None]
+            n = stop - start
+            d = buf.reshape(-1)[: k * n].reshape(k, n)
+            np.matmul(centers_aug_t, data_aug[start:stop].T, out=d)
             best = d[0].copy()
             lab = labels[start:stop]
             lab[:] = 0
-            closer = np.empty(stop - start, dtype=bool)
             for j in range(1, k):
-                np.less(d[j], best, out=closer)
+                np.less(d[j], best, out=closer[:n])
                 np.minimum(best, d[j], out=best)
-                lab[closer] = j
-            min_sq[start:stop] = best
+                lab[closer[:n]] = j
     else:
         chunk = buf.shape[0]
-        centers_t = np.ascontiguousarray(centers.T)
         for start in range(0, m, chunk):
             stop = min(start + chunk, m)
             d = buf[: stop - start]
-            np.matmul(data[start:stop], centers_t, out=d)
-            d *= -2.0
-            d += c_sq
-            lab = d.argmin(axis=1)
-            labels[start:stop] = lab
-            min_sq[start:stop] = np.take_along_axis(d, lab[:, None], axis=1)[:, 0]
-    min_sq += x_sq
-    np.maximum(min_sq, 0.0, out=min_sq)
+            np.matmul(data_aug[start:stop], centers_aug, out=d)
+            np.argmin(d, axis=1, out=labels[start:stop])
+
+
+def _sq_dist_rows(data, centers, labels):
+    """Squared distance of every row to its own centre (float64, exact-ish)."""
+    diff = data - centers[labels]
+    return np.einsum("ij,ij->i", diff, diff)
+
+
+def _new_buffer(m, k, dtype):
+    return np.empty((max(1, min(m, _CHUNK_ELEMS // max(k, 1))), k), dtype=dtype)
+
+
+def _assign(data, centers, x_sq, labels, min_sq, buf):
+    """Nearest centre and squared distance of every row (labels, min_sq out).
+
+    Kept for callers that want both; ``x_sq`` is unused (the distance is
+    measured directly).
+    """
+    _nearest(_augment(data, buf.dtype), centers, labels, buf)
+    min_sq[:] = _sq_dist_rows(np.asarray(data, dtype=np.float64), np.asarray(centers, dtype=np.float64), labels)
 
 
 def _update(data, weights, labels, k):
@@ -194,20 +224,20 @@ def _run_once(data, weights, centers, max_iter, eps, x_sq, callback, dist_dtype=
     k = centers.shape[0]
     centers = centers.astype(np.float64, copy=True)
     labels = np.empty(m, dtype=np.intp)
-    min_sq = np.empty(m, dtype=np.float64)
-    buf = np.empty((max(1, min(m, _CHUNK_ELEMS // max(k, 1))), k), dtype=dist_dtype)
-    data_d = data if data.dtype == buf.dtype else data.astype(buf.dtype)
+    buf = _new_buffer(m, k, dist_dtype)
+    data_aug = _augment(data, dist_dtype)
     converged = False
     n_iter = 0
     eps_sq = eps * eps
     for n_iter in range(1, max_iter + 1):
-        _assign(data_d, centers, x_sq, labels, min_sq, buf)
+        _nearest(data_aug, centers, labels, buf)
         sums, counts = _update(data, weights, labels, k)
         empty = counts <= 0
         new_centers = np.empty_like(centers)
         full = ~empty
         new_centers[full] = sums[full] / counts[full, None]
         if empty.any():
+            min_sq = _sq_dist_rows(data, centers, labels)
             _relocate_empty(data, weights, min_sq, new_centers, np.flatnonzero(empty))
         shift_sq = float(np.max(np.einsum("ij,ij->i", new_centers - centers, new_centers - centers)))
         centers = new_centers
@@ -217,8 +247,8 @@ def _run_once(data, weights, centers, max_iter, eps, x_sq, callback, dist_dtype=
             converged = True
             break
     # Labels from the final centres, so that labels and centres agree.
-    _assign(data_d, centers, x_sq, labels, min_sq, buf)
-    return centers, labels, min_sq, n_iter, converged
+    _nearest(data_aug, centers, labels, buf)
+    return centers, labels, _sq_dist_rows(data, centers, labels), n_iter, converged
 
 
 def _relocate_empty(data, weights, min_sq, centers, empty_idx):
@@ -274,12 +304,10 @@ def assign(data, centers):
         )
     if centers.shape[0] == 0:
         raise ValueError("centers must have at least one row, got 0")
-    m, k = data.shape[0], centers.shape[0]
-    labels = np.empty(m, dtype=np.intp)
-    min_sq = np.empty(m, dtype=np.float64)
-    buf = np.empty((max(1, min(m, _CHUNK_ELEMS // k)), k), dtype=np.float64)
-    _assign(data, centers, np.einsum("ij,ij->i", data, data), labels, min_sq, buf)
-    return labels, min_sq
+    labels = np.empty(data.shape[0], dtype=np.intp)
+    _nearest(_augment(data, np.float64), centers, labels,
+             _new_buffer(data.shape[0], centers.shape[0], np.float64))
+    return labels, _sq_dist_rows(data, centers, labels)
 
 
 INIT_METHODS = {"kmeans++": _kmeanspp_init, "k-means++": _kmeanspp_init, "random": _random_init}
@@ -375,8 +403,12 @@ def cluster(
         weights = np.ascontiguousarray(weights, dtype=np.float64)
         if weights.shape != (m,):
             raise ValueError(f"weights must have shape ({m},), got {weights.shape}")
-        if not (np.isfinite(weights).all() and (weights >= 0).all()) or not weights.sum() > 0:
-            raise ValueError("weights must be finite, non-negative and not all zero")
+        bad = ~np.isfinite(weights) | (weights < 0)
+        if bad.any():
+            raise ValueError(f"weights must be finite and non-negative, got {weights[bad][0]!r} "
+                             f"at row {int(np.flatnonzero(bad)[0])}")
+        if not weights.sum() > 0:
+            raise ValueError("weights must not be all zero")
     given = None
     if isinstance(init, str):
         if init not in INIT_METHODS:

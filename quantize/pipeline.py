@@ -315,15 +315,13 @@ def nearest_codes(colours, codebook):
     arithmetic is exact whatever the BLAS: labels are the same on every
     machine.
     """
-    data = np.asarray(colours, dtype=np.float32)
-    codebook = np.asarray(codebook, dtype=np.float32)
-    u, k = data.shape[0], codebook.shape[0]
-    codes = np.empty(u, dtype=np.intp)
-    sq = np.empty(u, dtype=np.float64)
-    buf = np.empty((max(1, min(u, _kmeans._CHUNK_ELEMS // k)), k), dtype=np.float32)
-    _kmeans._assign(data, codebook, np.einsum("ij,ij->i", data, data).astype(np.float64),
-                    codes, sq, buf)
-    return codes, np.rint(sq).astype(np.int64)
+    colours = np.asarray(colours, dtype=np.uint8)
+    codebook = np.asarray(codebook, dtype=np.uint8)
+    codes = np.empty(colours.shape[0], dtype=np.intp)
+    _kmeans._nearest(_kmeans._augment(colours, np.float32), codebook, codes,
+                     _kmeans._new_buffer(colours.shape[0], codebook.shape[0], np.float32))
+    diff = colours.astype(np.int32) - codebook[codes].astype(np.int32)
+    return codes, np.einsum("ij,ij->i", diff, diff).astype(np.int64)
 
 
 def _finish_codebook(hist: ColourHistogram, centers: np.ndarray):
