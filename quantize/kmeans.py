@@ -95,7 +95,8 @@ def _kmeanspp_init(data, weights, k, rng, x_sq):
     cumulative = np.cumsum(weights)
     first = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
     centers[0] = data[min(first, m - 1)]
-    closest_sq = _sq_dist_to(data, centers[0][None, :], x_sq)[0]
+    data_t = np.ascontiguousarray(data.T)
+    closest_sq = _sq_dist_to(data_t, centers[0][None, :])[0]
     for i in range(1, k):
         cumulative = np.cumsum(weights * closest_sq)
         total = cumulative[-1]
@@ -104,7 +105,7 @@ def _kmeanspp_init(data, weights, k, rng, x_sq):
             return None
         picks = np.searchsorted(cumulative, rng.random(n_trials) * total, side="right")
         picks = np.minimum(picks, m - 1)
-        cand_sq = _sq_dist_to(data, data[picks], x_sq)
+        cand_sq = _sq_dist_to(data_t, data[picks])
         np.minimum(cand_sq, closest_sq, out=cand_sq)
         best = int(np.argmin(cand_sq @ weights))
         centers[i] = data[picks[best]]
@@ -112,17 +113,20 @@ def _kmeanspp_init(data, weights, k, rng, x_sq):
     return centers
 
 
-def _sq_dist_to(data, points, x_sq):
+def _sq_dist_to(data_t, points):
     """Squared distances (P, M) from a few points to every row.
 
-    Measured from differences, not the |x|² - 2x·c + |c|² expansion, so a
-    row equal to a point is at exactly 0 (the init relies on it to detect
-    fewer distinct rows than k). ``x_sq`` is unused.
+    ``data_t`` is the data transposed, (N, M) and contiguous. Measured from
+    differences, not the |x|² - 2x·c + |c|² expansion, so a row equal to a
+    point is at exactly 0 (the init relies on it to detect fewer distinct
+    rows than k).
     """
-    out = np.empty((points.shape[0], data.shape[0]), dtype=np.float64)
-    for i, point in enumerate(points):
-        diff = data - point
-        np.einsum("ij,ij->i", diff, diff, out=out[i])
+    out = np.zeros((points.shape[0], data_t.shape[1]), dtype=np.float64)
+    diff = np.empty_like(out)
+    for j in range(data_t.shape[0]):
+        np.subtract(data_t[j][None, :], points[:, j][:, None], out=diff)
+        diff *= diff
+        out += diff
     return out
 
 
@@ -172,7 +176,7 @@ def _nearest(data_aug, centers, labels, buf):
             for j in range(1, k):
                 np.less(d[j], best, out=closer[:n])
                 np.minimum(best, d[j], out=best)
-                lab[closer[:n]] = j
+                np.copyto(lab, j, where=closer[:n])
     else:
         chunk = buf.shape[0]
         for start in range(0, m, chunk):
@@ -212,7 +216,8 @@ def _update(data, weights, labels, k):
     return sums, counts
 
 
-def _run_once(data, weights, centers, max_iter, eps, x_sq, callback, dist_dtype=np.float64):
+def _run_once(data, weights, centers, max_iter, eps, x_sq, callback, dist_dtype=np.float64,
+              want_sq=True):
     """One Lloyd run from given centres. Assumes validated input.
 
     Centres and their updates are always float64; ``dist_dtype`` is the
@@ -246,6 +251,9 @@ def _run_once(data, weights, centers, max_iter, eps, x_sq, callback, dist_dtype=
         if shift_sq <= eps_sq:
             converged = True
             break
+    if not want_sq:
+        # The caller only wants the centres (the pipeline relabels later).
+        return centers, None, None, n_iter, converged
     # Labels from the final centres, so that labels and centres agree.
     _nearest(data_aug, centers, labels, buf)
     return centers, labels, _sq_dist_rows(data, centers, labels), n_iter, converged

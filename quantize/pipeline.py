@@ -234,40 +234,91 @@ def apply_codebook(pixels, codebook) -> QuantizeResult:
                           {"codebook": codebook.shape[0]})
 
 
-#: Coarse bins aimed at per code before the first k-means pass; the
-#: polishing passes then run on the full histogram.
+#: Coarse bins aimed at per code for the first k-means pass.
 BINS_PER_CODE = 32
 MIN_BINS = 4096
-POLISH_STEPS = 2
+#: Lloyd steps on bins one level finer (half the cell size), then on every
+#: distinct colour: each level starts from the previous level's centres.
+REFINE_STEPS = 3
+POLISH_STEPS = 1
 
 
-def _coarse_bins(hist: ColourHistogram, target: int):
-    """Merge colours into grid cells until at most ``target`` cells remain.
+class _CellPyramid:
+    """Grid cells of the histogram's colours at several sizes.
 
-    Returns (means, weights): the count-weighted mean colour of each occupied
-    cell, and its pixel count.
+    At level ``shift``, colours whose values agree after ``>> shift`` share a
+    cell; each occupied cell carries its pixel count and the count-weighted
+    sum of its colours. The finest level is built from the colours once,
+    each coarser level from the one below it.
     """
-    colours = hist.colours
-    counts = hist.counts.astype(np.float64)
-    for shift in range(2, 8):
-        bits = 8 - shift
-        cell = colours >> shift
-        cell_id = ((cell[:, 0].astype(np.intp) << bits) | cell[:, 1]) << bits | cell[:, 2]
-        weights = np.bincount(cell_id, weights=counts, minlength=1 << (3 * bits))
-        occupied = np.flatnonzero(weights)
-        if occupied.size <= target:
-            break
-    means = np.empty((occupied.size, 3), dtype=np.float64)
-    for j in range(3):
-        means[:, j] = np.bincount(cell_id, weights=counts * colours[:, j],
-                                  minlength=1 << (3 * bits))[occupied]
-    weights = weights[occupied]
-    means /= weights[:, None]
-    return means, weights
+
+    FINEST = 2
+
+    def __init__(self, hist: ColourHistogram):
+        # The finest level by dense counting over its 2**18 cells (one pass,
+        # no sort); the coarser ones merge its few thousand rows.
+        bits = 8 - self.FINEST
+        cells = hist.colours >> self.FINEST
+        cell_id = ((cells[:, 0].astype(np.intp) << bits) | cells[:, 1]) << bits | cells[:, 2]
+        weights = hist.counts.astype(np.float64)
+        size = 1 << (3 * bits)
+        dense_w = np.bincount(cell_id, weights=weights, minlength=size)
+        occupied = np.flatnonzero(dense_w)
+        sums = np.empty((occupied.size, 3), dtype=np.float64)
+        for j in range(3):
+            sums[:, j] = np.bincount(cell_id, weights=weights * hist.colours[:, j],
+                                     minlength=size)[occupied]
+        mask = (1 << bits) - 1
+        occupied_cells = np.stack([occupied >> (2 * bits), (occupied >> bits) & mask,
+                                   occupied & mask], axis=1)
+        self._levels = {self.FINEST: (occupied_cells, sums, dense_w[occupied])}
+
+    @staticmethod
+    def _merge(cells, sums, weights):
+        """Merge the rows whose cell coordinates agree; returns (cells, sums, weights)."""
+        packed = (cells[:, 0] << 16) | (cells[:, 1] << 8) | cells[:, 2]
+        unique, inverse = np.unique(packed, return_inverse=True)
+        n = unique.size
+        merged_sums = np.empty((n, 3), dtype=np.float64)
+        for j in range(3):
+            merged_sums[:, j] = np.bincount(inverse, weights=sums[:, j], minlength=n)
+        merged_cells = np.stack([unique >> 16, (unique >> 8) & 0xFF, unique & 0xFF], axis=1)
+        return merged_cells, merged_sums, np.bincount(inverse, weights=weights, minlength=n)
+
+    def _raw(self, shift: int):
+        if shift not in self._levels:
+            cells, sums, weights = self._raw(shift - 1)
+            self._levels[shift] = self._merge(cells >> 1, sums, weights)
+        return self._levels[shift]
+
+    def level(self, shift: int):
+        """(means, weights) of the occupied cells of side ``2**shift``."""
+        _, sums, weights = self._raw(shift)
+        return sums / weights[:, None], weights
+
+    def coarsest_within(self, target: int) -> int:
+        """The smallest shift whose occupied cells number at most ``target``."""
+        shift = self.FINEST
+        while shift < 8 and self._raw(shift)[2].size > target:
+            shift += 1
+        return shift
+
+
+def _lloyd_steps(points, weights, centers, steps, eps):
+    """A few exact Lloyd steps (float32 search) from given centres."""
+    centers, _, _, n, converged = _kmeans._run_once(
+        points, weights, centers, steps, eps, None, None, np.float32, want_sq=False)
+    return centers, n, converged
 
 
 def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback):
-    """Weighted k-means on the histogram: coarse bins first, then exact polish.
+    """Weighted k-means on the histogram, coarse to fine.
+
+    k-means runs to convergence on coarse grid cells (their mean colours,
+    weighted by pixel count), then a few Lloyd steps refine the centres on
+    cells half that size, and finally on every distinct colour. Each level
+    is exact k-means on its points; only the starting centres come from the
+    coarser level.
 
     Returns (float centres, iterations, converged).
     """
@@ -275,21 +326,22 @@ def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback):
     colours = hist.colours.astype(np.float64)
     weights = hist.counts.astype(np.float64)
     target = max(MIN_BINS, BINS_PER_CODE * k)
-    if len(hist) > 2 * target:
-        means, bin_weights = _coarse_bins(hist, target)
-    else:
-        means, bin_weights = colours, weights
-    if means.shape[0] > k:
-        fit = _kmeans.cluster(means, k, weights=bin_weights, init=init, max_iter=max_iter,
+    if len(hist) <= 2 * target:
+        fit = _kmeans.cluster(colours, k, weights=weights, init=init, max_iter=max_iter,
                               eps=eps, attempts=attempts, seed=rng, callback=callback)
-        centers, n_iter, converged = fit.centers, fit.n_iter, fit.converged
-    else:
-        centers, n_iter, converged = means, 0, True
-    if means is not colours and POLISH_STEPS:
-        # Exact Lloyd steps on every distinct colour, from the binned answer.
-        x_sq = np.einsum("ij,ij->i", colours, colours)
-        centers, _, _, steps, _ = _kmeans._run_once(
-            colours, weights, centers, POLISH_STEPS, eps, x_sq, None, np.float32)
+        return fit.centers, fit.n_iter, fit.converged
+    pyramid = _CellPyramid(hist)
+    shift = pyramid.coarsest_within(target)
+    means, bin_weights = pyramid.level(shift)
+    fit = _kmeans.cluster(means, k, weights=bin_weights, init=init, max_iter=max_iter,
+                          eps=eps, attempts=attempts, seed=rng, callback=callback)
+    centers, n_iter, converged = fit.centers, fit.n_iter, fit.converged
+    if REFINE_STEPS and shift > 2:
+        finer, finer_weights = pyramid.level(shift - 1)
+        centers, steps, converged = _lloyd_steps(finer, finer_weights, centers, REFINE_STEPS, eps)
+        n_iter += steps
+    if POLISH_STEPS:
+        centers, steps, converged = _lloyd_steps(colours, weights, centers, POLISH_STEPS, eps)
         n_iter += steps
     return centers, n_iter, converged
 
