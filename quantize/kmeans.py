@@ -12,6 +12,7 @@ Three layers, as in scikit-learn: :func:`cluster` checks its arguments once,
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
@@ -80,7 +81,7 @@ def _random_init(data, weights, k, rng):
     return data[order[np.sort(first)[:k]]].copy()
 
 
-def _kmeanspp_init(data, weights, k, rng, x_sq):
+def _kmeanspp_init(data, weights, k, rng, x_sq, n_trials=None):
     """Greedy k-means++ with weighted D² sampling.
 
     Each new centre is the best of ``2 + ln k`` candidates drawn with
@@ -90,7 +91,8 @@ def _kmeanspp_init(data, weights, k, rng, x_sq):
     than k distinct positive-weight rows.
     """
     m, n = data.shape
-    n_trials = 2 + int(math.log(k)) if k > 1 else 1
+    if n_trials is None:
+        n_trials = 2 + int(math.log(k)) if k > 1 else 1
     centers = np.empty((k, n), dtype=np.float64)
     cumulative = np.cumsum(weights)
     first = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
@@ -148,19 +150,58 @@ def _augment(data, dtype):
     return out
 
 
+#: Searches with at least this many row-centre pairs are split across
+#: threads (numpy releases the GIL in matmul and the reductions).
+_PARALLEL_MIN_PAIRS = 1 << 21
+_pool = None
+
+
+def _n_threads() -> int:
+    """Threads for the nearest-centre search: $QUANTIZE_THREADS, else the CPUs (at most 8)."""
+    env = os.environ.get("QUANTIZE_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
 def _nearest(data_aug, centers, labels, buf):
     """Index of the nearest centre of every row, in chunks, into ``labels``.
 
     ``data_aug`` comes from :func:`_augment`; ``buf`` is preallocated scratch
     whose dtype is the precision of the search. Memory never grows as M × k.
-    Ties go to the lowest centre index.
+    Ties go to the lowest centre index. Large searches are split into
+    contiguous row ranges, one per thread; each row's answer is computed the
+    same way whatever the split, so results do not depend on the threads.
     """
+    global _pool
     m = data_aug.shape[0]
     k = centers.shape[0]
     centers = np.asarray(centers, dtype=np.float64)
     centers_aug = np.empty((data_aug.shape[1], k), dtype=buf.dtype)
     centers_aug[:-1] = -2.0 * centers.T
     centers_aug[-1] = np.einsum("ij,ij->i", centers, centers)
+    threads = _n_threads() if m * k >= _PARALLEL_MIN_PAIRS else 1
+    if threads == 1:
+        _nearest_rows(data_aug, centers_aug, labels, buf)
+        return
+    if _pool is None or _pool._max_workers < threads:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="quantize")
+    edges = np.linspace(0, m, threads + 1).astype(np.intp)
+    jobs = [
+        _pool.submit(_nearest_rows, data_aug[lo:hi], centers_aug, labels[lo:hi],
+                     buf if i == 0 else np.empty_like(buf))
+        for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:]))
+    ]
+    for job in jobs:
+        job.result()
+
+
+def _nearest_rows(data_aug, centers_aug, labels, buf):
+    """The search of :func:`_nearest` over one block of rows."""
+    m = data_aug.shape[0]
+    k = centers_aug.shape[1]
     if k <= _SMALL_K:
         chunk = max(1, buf.size // k)
         centers_aug_t = np.ascontiguousarray(centers_aug.T)

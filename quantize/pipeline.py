@@ -241,6 +241,10 @@ MIN_BINS = 4096
 #: distinct colour: each level starts from the previous level's centres.
 REFINE_STEPS = 3
 POLISH_STEPS = 1
+#: k-means++ seeds from cells twice as large when there are this many per code.
+SEED_CELLS_PER_CODE = 4
+#: Candidates per greedy k-means++ step on cells (None: the core's 2 + ln k).
+INIT_TRIALS = 0
 
 
 class _CellPyramid:
@@ -333,8 +337,34 @@ def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback):
     pyramid = _CellPyramid(hist)
     shift = pyramid.coarsest_within(target)
     means, bin_weights = pyramid.level(shift)
-    fit = _kmeans.cluster(means, k, weights=bin_weights, init=init, max_iter=max_iter,
-                          eps=eps, attempts=attempts, seed=rng, callback=callback)
+    if isinstance(init, str) and shift < 7 and pyramid.level(shift + 1)[1].size >= SEED_CELLS_PER_CODE * k:
+        # Seed from cells twice as large: k-means++ costs k passes over its
+        # points, and the Lloyd steps below move the seeds where they belong.
+        seeds, seed_weights = pyramid.level(shift + 1)
+        init_fn = _kmeans.INIT_METHODS[init]
+        best = None
+        for _ in range(attempts):
+            if init_fn is _kmeans._kmeanspp_init:
+                start = init_fn(seeds, seed_weights, k, rng, None)
+            else:
+                start = init_fn(seeds, seed_weights, k, rng)
+            fit = _kmeans.cluster(means, k, weights=bin_weights, init=start, max_iter=max_iter,
+                                  eps=eps, seed=rng, callback=callback)
+            if best is None or fit.inertia < best.inertia:
+                best = fit
+        fit = best
+    elif init in ("kmeans++", "k-means++") and INIT_TRIALS:
+        best = None
+        for _ in range(attempts):
+            start = _kmeans._kmeanspp_init(means, bin_weights, k, rng, None, INIT_TRIALS)
+            fit = _kmeans.cluster(means, k, weights=bin_weights, init=start, max_iter=max_iter,
+                                  eps=eps, seed=rng, callback=callback)
+            if best is None or fit.inertia < best.inertia:
+                best = fit
+        fit = best
+    else:
+        fit = _kmeans.cluster(means, k, weights=bin_weights, init=init, max_iter=max_iter,
+                              eps=eps, attempts=attempts, seed=rng, callback=callback)
     centers, n_iter, converged = fit.centers, fit.n_iter, fit.converged
     if REFINE_STEPS and shift > 2:
         finer, finer_weights = pyramid.level(shift - 1)
