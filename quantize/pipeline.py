@@ -353,7 +353,7 @@ def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback):
             if best is None or fit.inertia < best.inertia:
                 best = fit
         fit = best
-    elif init in ("kmeans++", "k-means++") and INIT_TRIALS:
+    elif isinstance(init, str) and init in ("kmeans++", "k-means++") and INIT_TRIALS:
         best = None
         for _ in range(attempts):
             start = _kmeans._kmeanspp_init(means, bin_weights, k, rng, None, INIT_TRIALS)
