@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import quantize.histogram as histogram
 from quantize.histogram import colour_histogram, keys_to_colours, lookup_labels, pixel_keys
 
 
@@ -16,12 +15,6 @@ def random_image(height=40, width=30, n_colours=50, seed=0):
     palette[0] = [0, 0, 0]
     palette[1] = [255, 255, 255]
     return palette[rng.integers(0, n_colours, size=(height, width))]
-
-
-@pytest.fixture
-def dense_path(monkeypatch):
-    """Force the dense 2**24-table path for any input size."""
-    monkeypatch.setattr(histogram, "_DENSE_MIN_PIXELS", 1)
 
 
 def test_pixel_keys_known_values():
@@ -82,9 +75,9 @@ def test_histogram_counts_sort_path():
     check_histogram(img, colour_histogram(pixel_keys(img)))
 
 
-def test_histogram_counts_dense_path(dense_path):
-    img = random_image()
-    check_histogram(img, colour_histogram(pixel_keys(img)))
+def test_histogram_of_empty_keys():
+    h = colour_histogram(np.array([], dtype=np.uint32))
+    assert len(h) == 0 and h.n_pixels == 0
 
 
 def test_histogram_doc_example():
@@ -94,19 +87,18 @@ def test_histogram_doc_example():
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_dense_path_equals_sort_path(monkeypatch, seed):
+def test_histogram_equals_np_unique(seed):
     img = random_image(seed=seed, n_colours=200)
     keys = pixel_keys(img)
-    sorted_hist = colour_histogram(keys)
-    monkeypatch.setattr(histogram, "_DENSE_MIN_PIXELS", 1)
-    dense_hist = colour_histogram(keys)
-    np.testing.assert_array_equal(dense_hist.keys, sorted_hist.keys)
-    assert dense_hist.keys.dtype == sorted_hist.keys.dtype
-    np.testing.assert_array_equal(dense_hist.colours, sorted_hist.colours)
-    np.testing.assert_array_equal(dense_hist.counts, sorted_hist.counts)
+    hist = colour_histogram(keys)
+    unique, counts = np.unique(keys, return_counts=True)
+    np.testing.assert_array_equal(hist.keys, unique)
+    assert hist.keys.dtype == np.uint32
+    np.testing.assert_array_equal(hist.colours, keys_to_colours(unique))
+    np.testing.assert_array_equal(hist.counts, counts)
 
 
-def test_single_colour_histogram(dense_path):
+def test_single_colour_histogram():
     img = np.full((7, 5, 3), [255, 255, 255], dtype=np.uint8)
     h = colour_histogram(pixel_keys(img))
     assert h.keys.tolist() == [0xFFFFFF]
@@ -118,11 +110,8 @@ def brute_force_lookup(keys, hist_keys, codes):
     return np.array([codes[where[int(key)]] for key in keys])
 
 
-@pytest.mark.parametrize("dense", [False, True])
 @pytest.mark.parametrize("n_codes", [5, 256, 300])
-def test_lookup_labels_equals_brute_force(monkeypatch, dense, n_codes):
-    if dense:
-        monkeypatch.setattr(histogram, "_DENSE_MIN_PIXELS", 1)
+def test_lookup_labels_equals_brute_force(n_codes):
     img = random_image(n_colours=400, seed=3)
     keys = pixel_keys(img)
     hist = colour_histogram(keys)
@@ -132,15 +121,3 @@ def test_lookup_labels_equals_brute_force(monkeypatch, dense, n_codes):
     labels = lookup_labels(keys, hist.keys, codes)
     np.testing.assert_array_equal(labels, brute_force_lookup(keys, hist.keys, codes))
     assert labels.dtype == (np.uint8 if n_codes <= 256 else np.uint16)
-
-
-def test_lookup_labels_paths_agree(monkeypatch):
-    img = random_image(n_colours=120, seed=5)
-    keys = pixel_keys(img)
-    hist = colour_histogram(keys)
-    codes = np.arange(len(hist)) % 7
-    by_sort = lookup_labels(keys, hist.keys, codes)
-    monkeypatch.setattr(histogram, "_DENSE_MIN_PIXELS", 1)
-    by_table = lookup_labels(keys, hist.keys, codes)
-    np.testing.assert_array_equal(by_sort, by_table)
-    assert by_sort.dtype == by_table.dtype
