@@ -240,11 +240,10 @@ MIN_BINS = 4096
 #: Lloyd steps on bins one level finer (half the cell size), then on every
 #: distinct colour: each level starts from the previous level's centres.
 REFINE_STEPS = 3
+REFINE_LEVELS = 2
 POLISH_STEPS = 1
 #: k-means++ seeds from cells twice as large when there are this many per code.
 SEED_CELLS_PER_CODE = 4
-#: Candidates per greedy k-means++ step on cells (None: the core's 2 + ln k).
-INIT_TRIALS = 0
 
 
 class _CellPyramid:
@@ -353,21 +352,12 @@ def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback):
             if best is None or fit.inertia < best.inertia:
                 best = fit
         fit = best
-    elif isinstance(init, str) and init in ("kmeans++", "k-means++") and INIT_TRIALS:
-        best = None
-        for _ in range(attempts):
-            start = _kmeans._kmeanspp_init(means, bin_weights, k, rng, None, INIT_TRIALS)
-            fit = _kmeans.cluster(means, k, weights=bin_weights, init=start, max_iter=max_iter,
-                                  eps=eps, seed=rng, callback=callback)
-            if best is None or fit.inertia < best.inertia:
-                best = fit
-        fit = best
     else:
         fit = _kmeans.cluster(means, k, weights=bin_weights, init=init, max_iter=max_iter,
                               eps=eps, attempts=attempts, seed=rng, callback=callback)
     centers, n_iter, converged = fit.centers, fit.n_iter, fit.converged
-    if REFINE_STEPS and shift > 2:
-        finer, finer_weights = pyramid.level(shift - 1)
+    for finer_shift in range(shift - 1, max(_CellPyramid.FINEST, shift - REFINE_LEVELS) - 1, -1):
+        finer, finer_weights = pyramid.level(finer_shift)
         centers, steps, converged = _lloyd_steps(finer, finer_weights, centers, REFINE_STEPS, eps)
         n_iter += steps
     if POLISH_STEPS:
