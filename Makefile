@@ -15,6 +15,8 @@ MADE   := gradient.png one-colour.png five-colours.png
 help:
 	@echo "make demo   - install into $(VENV) and quantize samples/ into $(OUT)/"
 	@echo "make test   - install with test extras and run the test suite"
+	@echo "make bench  - install the bench extra and pngquant, time quantize against"
+	@echo "              cv2, scikit-learn, scipy, Pillow and pngquant (BENCH_ARGS=--quick)"
 	@echo "make clean  - remove $(VENV) and out/"
 
 $(BIN)/python:
@@ -27,6 +29,10 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(PIP) -e '.[test]'
+	@touch $@
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[bench]'
 	@touch $@
 
 demo: $(VENV)/.installed-run
@@ -47,6 +53,21 @@ demo: $(VENV)/.installed-run
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
+
+# Speed and memory against the other tools (issue 3); writes benchmarks/RESULTS.md.
+# Not part of `make test`. Options: make bench BENCH_ARGS="--quick" (or --huge,
+# -k 16,64, ...; see `$(BIN)/python -m benchmarks.run --help`).
+BENCH_ARGS ?=
+bench: $(VENV)/.installed-bench
+	@command -v pngquant >/dev/null 2>&1 || { \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  echo "make bench: pngquant is missing; installing it with apt-get"; \
+	  $$sudo apt-get install -y -q pngquant >/dev/null 2>&1 \
+	  || { $$sudo apt-get update -q >/dev/null 2>&1 \
+	       && $$sudo apt-get install -y -q pngquant >/dev/null 2>&1; } \
+	  || echo "make bench: could not install pngquant; its column is left out"; }
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) out
