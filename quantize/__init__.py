@@ -23,7 +23,19 @@ _EXPORTS = {
     "pixel_keys": "histogram",
     "QuantizeError": "errors",
     "QuantizeWarning": "errors",
+    "KMeans": "estimator",
+    "cv_kmeans": "cv",
+    "TERM_CRITERIA_COUNT": "cv",
+    "TERM_CRITERIA_MAX_ITER": "cv",
+    "TERM_CRITERIA_EPS": "cv",
+    "KMEANS_RANDOM_CENTERS": "cv",
+    "KMEANS_PP_CENTERS": "cv",
+    "KMEANS_USE_INITIAL_LABELS": "cv",
 }
+
+#: Submodules reachable as attributes (``quantize.vq.kmeans2``) without an
+#: explicit import; loaded on first use.
+_SUBMODULES = ("vq", "metrics")
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
@@ -34,6 +46,10 @@ def __getattr__(name):
 
         module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
         return getattr(module, name)
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'quantize' has no attribute {name!r}")
 
 

@@ -119,6 +119,11 @@ def cli():
               type=click.Path(allow_dash=True, dir_okay=False),
               help="Output file ('-' for standard output).")
 @kmeans_options
+@click.option("--metric", type=click.Choice(["euclidean", "manhattan", "cosine"]),
+              default="euclidean", show_default=True,
+              help="Distance the palette is fitted with: euclidean (k-means), manhattan "
+                   "(k-medians, robust to outlying colours) or cosine (spherical k-means: "
+                   "groups colours by direction, i.e. hue and saturation, not brightness).")
 @click.option("--mode", type=click.Choice(["palette", "reconstruct"]), default="palette",
               show_default=True,
               help="palette: indexed PNG whose palette is the codebook; "
@@ -133,7 +138,7 @@ def cli():
 @click.option("-q", "--quiet", is_flag=True, help="Print no warnings.")
 @click.option("-v", "--verbose", count=True, help="Print a summary; with an internal error, a traceback.")
 @_reports_errors
-def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, mode,
+def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, metric, mode,
           out_format, codebook_path, as_json, quiet, verbose):
     """Quantize one image IN into OUT ('-' reads stdin / writes stdout).
 
@@ -181,7 +186,7 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
         warnings.simplefilter("always")
         pixels = load_rgb(input_path)
         result = quantize_image(pixels, colors, max_iter=max_iter, eps=eps, init=init,
-                                attempts=attempts, seed=seed)
+                                attempts=attempts, seed=seed, metric=metric)
     _echo_warnings(caught, quiet)
     if mode == "palette":
         data = encode_palette_png(result.labels, result.codebook)
@@ -189,6 +194,8 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
         data = encode_rgb(result.reconstruct(), fmt)
     outputs = [(output_path, data)]
     options = dict(result.options, mode=mode, color_space="srgb")
+    if metric != "euclidean":
+        options["metric"] = metric
     if codebook_path is not None:
         doc = codebook_to_dict(result.codebook, result.counts, inertia=result.inertia, options=options)
         outputs.append((codebook_path, dumps_codebook(doc)))

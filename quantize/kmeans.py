@@ -373,6 +373,7 @@ def cluster(
     attempts: int = 1,
     seed: SeedLike = 0,
     callback: Optional[Callable[[int, float], None]] = None,
+    metric: str = "euclidean",
 ) -> KMeansResult:
     """Weighted k-means by Lloyd iterations, best of several attempts.
 
@@ -402,6 +403,14 @@ def cluster(
         Source of all randomness. The same seed gives the same result.
     callback : callable, optional
         Called as ``callback(iteration, max_shift)`` after every iteration.
+    metric : {'euclidean', 'manhattan', 'cosine'}
+        The distance (see :mod:`quantize.metrics`). 'euclidean' is k-means.
+        'manhattan' is k-medians: L1 distance, centres are per-dimension
+        weighted medians. 'cosine' is spherical k-means: rows are compared
+        by direction only, centres point along the normalised mean of their
+        unit rows (and have the rows' mean length). ``inertia`` is then the
+        weighted sum of L1 or cosine (``1 - cos``) distances. Unknown names
+        raise ValueError.
 
     Returns
     -------
@@ -471,6 +480,12 @@ def cluster(
             raise ValueError("init array must be finite")
         attempts = 1
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if metric != "euclidean":
+        from . import metrics as _metrics
+
+        _metrics.check_metric(metric)
+        return _metrics._cluster(data, weights, k, init if given is None else given,
+                                 int(max_iter), float(eps), int(attempts), rng, callback, metric)
     return _cluster(data, weights, k, init_fn if given is None else given, int(max_iter),
                     float(eps), int(attempts), rng, callback)
 

@@ -91,6 +91,7 @@ def quantize_image(
     attempts: int = 1,
     seed=0,
     callback=None,
+    metric: str = "euclidean",
 ) -> QuantizeResult:
     """Reduce an RGB image to at most ``k`` colours with weighted k-means.
 
@@ -102,6 +103,10 @@ def quantize_image(
         Largest number of colours wanted (at least 1).
     max_iter, eps, init, attempts, seed, callback
         As in :func:`quantize.kmeans.cluster`; ``eps`` is in 0-255 units.
+    metric : {'euclidean', 'manhattan', 'cosine'}
+        The distance the palette is fitted with (see
+        :func:`quantize.kmeans.cluster`); every pixel then takes its nearest
+        palette colour, and inertia, MSE and PSNR stay Euclidean.
 
     Returns
     -------
@@ -134,7 +139,7 @@ def quantize_image(
     keys = pixel_keys(pixels)
     hist = colour_histogram(keys)
     fit = fit_histogram(hist, int(k), max_iter=max_iter, eps=eps, init=init,
-                        attempts=attempts, seed=seed, callback=callback)
+                        attempts=attempts, seed=seed, callback=callback, metric=metric)
     labels = lookup_labels(keys, hist.keys, fit.codes).reshape(height, width)
     return QuantizeResult(fit.codebook, labels, fit.counts, fit.inertia, fit.n_iter,
                           fit.converged, len(hist), options)
@@ -170,7 +175,7 @@ class HistogramFit:
 
 def fit_histogram(hist: ColourHistogram, k: int, *, max_iter: int = 100, eps: float = 0.25,
                   init: str = "kmeans++", attempts: int = 1, seed=0,
-                  callback=None) -> HistogramFit:
+                  callback=None, metric: str = "euclidean") -> HistogramFit:
     """Fit a uint8 codebook of at most ``k`` colours to a colour histogram.
 
     The histogram may come from one image or be the merge of several (a
@@ -183,19 +188,22 @@ def fit_histogram(hist: ColourHistogram, k: int, *, max_iter: int = 100, eps: fl
         Distinct colours and their pixel counts.
     k : int
         Largest number of codes.
-    max_iter, eps, init, attempts, seed, callback
+    max_iter, eps, init, attempts, seed, callback, metric
         As in :func:`quantize_image`.
 
     Returns
     -------
     HistogramFit
     """
+    if metric != "euclidean":
+        from .metrics import check_metric
+        check_metric(metric)
     if len(hist) <= k:
         centers, n_iter, converged = hist.colours.astype(np.float64), 0, True
     else:
         centers, n_iter, converged = _fit_codebook(
             hist, int(k), init=init, max_iter=max_iter, eps=eps, attempts=attempts,
-            seed=seed, callback=callback)
+            seed=seed, callback=callback, metric=metric)
     codebook, codes, counts, inertia = _finish_codebook(hist, centers)
     return HistogramFit(codebook, codes, counts, inertia, n_iter, converged)
 
@@ -314,7 +322,7 @@ def _lloyd_steps(points, weights, centers, steps, eps):
     return centers, n, converged
 
 
-def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback):
+def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback, metric="euclidean"):
     """Weighted k-means on the histogram, coarse to fine.
 
     k-means runs to convergence on coarse grid cells (their mean colours,
@@ -329,9 +337,12 @@ def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback):
     colours = hist.colours.astype(np.float64)
     weights = hist.counts.astype(np.float64)
     target = max(MIN_BINS, BINS_PER_CODE * k)
-    if len(hist) <= 2 * target:
+    if len(hist) <= 2 * target or metric != "euclidean":
+        # Other metrics run on every distinct colour (the cell pyramid's
+        # refinement steps are euclidean).
         fit = _kmeans.cluster(colours, k, weights=weights, init=init, max_iter=max_iter,
-                              eps=eps, attempts=attempts, seed=rng, callback=callback)
+                              eps=eps, attempts=attempts, seed=rng, callback=callback,
+                              metric=metric)
         return fit.centers, fit.n_iter, fit.converged
     pyramid = _CellPyramid(hist)
     shift = pyramid.coarsest_within(target)

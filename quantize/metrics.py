@@ -1,0 +1,519 @@
+"""Distance kernels for the k-means core: euclidean, manhattan and cosine.
+
+numpy only. Each metric is a small kernel object with the three operations a
+Lloyd iteration needs, so that :func:`quantize.kmeans.cluster` and
+:class:`quantize.KMeans` run one loop whatever the metric:
+
+``assign(centers, labels, cost)``
+    nearest centre of every row (ties to the lowest index) and the row's
+    *cost*, its term of the objective;
+``update(weights, labels, k)``
+    the best centre of every cluster for that objective, and the cluster
+    weights (0 marks a cluster that has to be relocated);
+``cost_to(points)``
+    the cost of every row against a few points (for seeding).
+
+========== ============================ ======================================
+metric     cost of a row (objective)    centre of a cluster
+========== ============================ ======================================
+euclidean  squared Euclidean distance   weighted mean (k-means)
+manhattan  L1 distance                  per-dimension weighted median
+                                        (k-medians)
+cosine     ``1 - cos(row, centre)``     normalised weighted sum of the unit
+                                        rows (spherical k-means), given the
+                                        cluster's weighted mean row length
+========== ============================ ======================================
+
+The euclidean path of :func:`quantize.kmeans.cluster` does not go through
+this module; its kernel here reuses the core's own ``_assign`` and
+``_update``.
+
+Cosine centres stay in data units: they point along the spherical k-means
+centroid and are as long as the cluster's rows are on average (for rows of
+unit length, exactly the textbook unit centroids). Cosine distance ignores
+length, so this changes no label, and it keeps centres usable as colours and
+the ``eps`` criterion in data units. Rows of length zero have no direction:
+they are equally far (cost 1) from every centre, are labelled 0, and count
+for neither a centre's direction nor its length.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from . import kmeans as _km
+from .errors import QuantizeWarning
+
+__all__ = ["METRICS", "check_metric", "nearest", "pairwise_distances"]
+
+#: The metrics understood by :func:`quantize.kmeans.cluster`,
+#: :class:`quantize.KMeans` and ``quantize image --metric``.
+METRICS = ("euclidean", "manhattan", "cosine")
+
+#: Distance-matrix entries computed at once (bounds scratch memory).
+_CHUNK = 1 << 18
+
+
+def check_metric(metric) -> str:
+    """Return ``metric`` if it names a known metric, else raise ValueError.
+
+    Parameters
+    ----------
+    metric : str
+        One of ``'euclidean'``, ``'manhattan'``, ``'cosine'``.
+
+    Returns
+    -------
+    str
+        The same name.
+
+    Raises
+    ------
+    ValueError
+        For any other value; the message lists the choices.
+
+    Examples
+    --------
+    >>> check_metric("cosine")
+    'cosine'
+    """
+    if not isinstance(metric, str) or metric not in METRICS:
+        raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")
+    return metric
+
+
+# --------------------------------------------------------------------------
+# Kernels
+
+
+class _Euclidean:
+    """k-means: squared Euclidean cost, weighted-mean centres."""
+
+    name = "euclidean"
+
+    def __init__(self, data, weights):
+        self.data = data
+        self.x_sq = np.einsum("ij,ij->i", data, data)
+        self.seed_rows = data
+        self.seed_weights = weights
+        self._buf = None
+
+    def assign(self, centers, labels, cost):
+        k = centers.shape[0]
+        m = self.data.shape[0]
+        rows = max(1, min(m, _CHUNK // max(k, 1)))
+        if self._buf is None or self._buf.shape != (rows, k):
+            self._buf = np.empty((rows, k), dtype=np.float64)
+        _km._assign(self.data, centers, self.x_sq, labels, cost, self._buf)
+
+    def cost_to(self, points):
+        # From differences, not the |x|² - 2x·c + |c|² expansion: a row equal
+        # to a point is at exactly 0.
+        out = np.zeros((points.shape[0], self.data.shape[0]), dtype=np.float64)
+        diff = np.empty_like(out)
+        for j in range(self.data.shape[1]):
+            np.subtract(self.data[:, j][None, :], points[:, j][:, None], out=diff)
+            diff *= diff
+            out += diff
+        return out
+
+    def update(self, weights, labels, k):
+        sums, counts = _km._update(self.data, weights, labels, k)
+        centers = np.full_like(sums, np.nan)
+        full = counts > 0
+        centers[full] = sums[full] / counts[full, None]
+        return centers, counts
+
+    def pairwise(self, centers):
+        return np.sqrt(self.cost_to(centers)).T
+
+
+class _Manhattan:
+    """k-medians: L1 cost, per-dimension weighted-median centres."""
+
+    name = "manhattan"
+
+    def __init__(self, data, weights):
+        self.data = data
+        self.seed_rows = data
+        self.seed_weights = weights
+        self._tmp = np.empty_like(data)
+
+    def _l1_to(self, point, out):
+        np.subtract(self.data, point, out=self._tmp)
+        np.abs(self._tmp, out=self._tmp)
+        return self._tmp.sum(axis=1, out=out)
+
+    def assign(self, centers, labels, cost):
+        m = self.data.shape[0]
+        labels[:] = 0
+        self._l1_to(centers[0], cost)
+        d = np.empty(m, dtype=np.float64)
+        closer = np.empty(m, dtype=bool)
+        for j in range(1, centers.shape[0]):
+            self._l1_to(centers[j], d)
+            np.less(d, cost, out=closer)
+            np.minimum(cost, d, out=cost)
+            labels[closer] = j
+
+    def cost_to(self, points):
+        out = np.empty((points.shape[0], self.data.shape[0]), dtype=np.float64)
+        for i, point in enumerate(points):
+            self._l1_to(point, out[i])
+        return out
+
+    def update(self, weights, labels, k):
+        return _weighted_medians(self.data, weights, labels, k)
+
+    def pairwise(self, centers):
+        return self.cost_to(centers).T
+
+
+class _Cosine:
+    """Spherical k-means: cost ``1 - cos``, normalised mean-direction centres."""
+
+    name = "cosine"
+
+    def __init__(self, data, weights):
+        self.data = data
+        norms = np.sqrt(np.einsum("ij,ij->i", data, data))
+        self.norms = norms
+        self.nonzero = norms > 0
+        self.unit = np.divide(data, norms[:, None], out=np.zeros_like(data),
+                              where=self.nonzero[:, None])
+        # Zero rows have no direction: never seeds, never relocation targets.
+        self.seed_rows = self.unit
+        self.seed_weights = np.where(self.nonzero, weights, 0.0)
+
+    @staticmethod
+    def directions(centers):
+        norms = np.sqrt(np.einsum("ij,ij->i", centers, centers))
+        return np.divide(centers, norms[:, None], out=np.zeros_like(centers),
+                         where=norms[:, None] > 0)
+
+    def _similarity_chunks(self, centers):
+        dirs_t = np.ascontiguousarray(self.directions(centers).T)
+        m = self.unit.shape[0]
+        step = max(1, _CHUNK // max(centers.shape[0], 1))
+        for start in range(0, m, step):
+            stop = min(start + step, m)
+            yield start, stop, self.unit[start:stop] @ dirs_t
+
+    def assign(self, centers, labels, cost):
+        for start, stop, sim in self._similarity_chunks(centers):
+            lab = sim.argmax(axis=1)
+            labels[start:stop] = lab
+            cost[start:stop] = 1.0 - np.take_along_axis(sim, lab[:, None], axis=1)[:, 0]
+        np.clip(cost, 0.0, 2.0, out=cost)
+
+    def cost_to(self, points):
+        d = self.directions(points) @ self.unit.T
+        np.subtract(1.0, d, out=d)
+        return np.clip(d, 0.0, 2.0, out=d)
+
+    def update(self, weights, labels, k):
+        w = np.where(self.nonzero, weights, 0.0)
+        n = self.data.shape[1]
+        sums = np.empty((k, n), dtype=np.float64)
+        for j in range(n):
+            sums[:, j] = np.bincount(labels, weights=w * self.unit[:, j], minlength=k)
+        counts = np.bincount(labels, weights=w, minlength=k)
+        lengths = np.bincount(labels, weights=w * self.norms, minlength=k)
+        resultant = np.sqrt(np.einsum("ij,ij->i", sums, sums))
+        ok = (counts > 0) & (resultant > 0)
+        centers = np.full((k, n), np.nan)
+        centers[ok] = sums[ok] * (lengths[ok] / (counts[ok] * resultant[ok]))[:, None]
+        # A cluster whose unit rows cancel out has no direction: relocate it.
+        return centers, np.where(ok, counts, 0.0)
+
+    def pairwise(self, centers):
+        return self.cost_to(centers).T
+
+
+_KERNELS = {"euclidean": _Euclidean, "manhattan": _Manhattan, "cosine": _Cosine}
+
+
+def _kernel(metric, data, weights):
+    return _KERNELS[metric](data, weights)
+
+
+def _weighted_medians(data, weights, labels, k):
+    """Per-dimension weighted median of every cluster; returns (centers, counts).
+
+    The weighted median of a cluster is the value at which the cumulative
+    weight of its sorted values first reaches half of the cluster's weight;
+    when it reaches exactly half, the midpoint of that value and the next
+    (so unit weights give ``numpy.median``). Rows of weight 0 play no part,
+    so a row of weight w counts as w repeated rows. Empty clusters get NaN.
+    """
+    positive = weights > 0
+    if not positive.all():
+        data, weights, labels = data[positive], weights[positive], labels[positive]
+    m, n = data.shape
+    counts = np.bincount(labels, weights=weights, minlength=k)
+    centers = np.full((k, n), np.nan)
+    if m == 0:
+        return centers, counts
+    sizes = np.bincount(labels, minlength=k)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    occupied = np.flatnonzero(sizes)
+    half = counts / 2.0
+    for j in range(n):
+        # Sort by (label, value): clusters contiguous, values ascending.
+        order = np.lexsort((data[:, j], labels))
+        lab = labels[order]
+        val = data[order, j]
+        cum = np.cumsum(weights[order])
+        before_cluster = np.concatenate(([0.0], cum))[starts]
+        within = cum - before_cluster[lab]
+        below = within < half[lab]
+        first = starts + np.bincount(lab[below], minlength=k)
+        idx = first[occupied]
+        med = val[idx]
+        nxt = idx + 1
+        exact = (within[idx] == half[occupied]) & (nxt < starts[occupied] + sizes[occupied])
+        med[exact] = 0.5 * (med[exact] + val[nxt[exact]])
+        centers[occupied, j] = med
+    return centers, counts
+
+
+# --------------------------------------------------------------------------
+# Initialisation and empty clusters
+
+
+def _greedy_seed(kernel, k, rng, n_trials=None):
+    """Greedy k-means++ seeding under the kernel's cost.
+
+    Each new centre is the best of ``n_trials`` candidates drawn with
+    probability proportional to ``weight * cost`` (D² sampling for the
+    squared Euclidean cost, D¹ for L1, the squared chord for cosine). Returns
+    None when every weighted row already coincides with a chosen centre.
+    """
+    rows, weights = kernel.seed_rows, kernel.seed_weights
+    m = rows.shape[0]
+    if n_trials is None:
+        n_trials = 2 + int(math.log(k)) if k > 1 else 1
+    cumulative = np.cumsum(weights)
+    first = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+    centers = np.empty((k, rows.shape[1]), dtype=np.float64)
+    centers[0] = rows[min(first, m - 1)]
+    closest = kernel.cost_to(centers[:1])[0]
+    for i in range(1, k):
+        cumulative = np.cumsum(weights * closest)
+        total = cumulative[-1]
+        if not total > 0:
+            return None
+        picks = np.searchsorted(cumulative, rng.random(n_trials) * total, side="right")
+        picks = np.minimum(picks, m - 1)
+        candidates = kernel.cost_to(rows[picks])
+        np.minimum(candidates, closest, out=candidates)
+        best = int(np.argmin(candidates @ weights))
+        centers[i] = rows[picks[best]]
+        closest = candidates[best]
+    return centers
+
+
+def _init_centers(kernel, init, k, rng):
+    """Initial centres by name ('kmeans++' / 'k-means++' or 'random').
+
+    Returns None when the data has fewer than k distinct usable rows.
+    """
+    if init == "random":
+        return _km._random_init(kernel.seed_rows, kernel.seed_weights, k, rng)
+    if kernel.name == "euclidean":
+        return _km._kmeanspp_init(kernel.data, kernel.seed_weights, k, rng, kernel.x_sq)
+    return _greedy_seed(kernel, k, rng)
+
+
+def _relocate(data, weights, cost, centers, empty_idx):
+    """Move empty clusters onto the rows of highest cost (ties: lowest index).
+
+    Rows of weight 0 are never chosen; with more empty clusters than rows,
+    the costliest row is reused.
+    """
+    score = np.where(weights > 0, cost, -1.0)
+    order = np.lexsort((np.arange(score.size), -score))
+    usable = order[score[order] >= 0]
+    for n, i in enumerate(empty_idx):
+        if usable.size:
+            centers[i] = data[usable[min(n, usable.size - 1)]]
+        else:
+            centers[i] = 0.0
+
+
+# --------------------------------------------------------------------------
+# The core's Lloyd loop for the non-euclidean metrics
+
+
+def _run_once(kernel, weights, centers, max_iter, eps, callback):
+    """One Lloyd run from given centres, for any kernel; validated input.
+
+    Same stopping rule as the euclidean core: stop once no centre moved more
+    than ``eps`` (Euclidean, data units). Labels and costs are recomputed
+    from the final centres. Returns (centers, labels, cost, n_iter, converged).
+    """
+    data = kernel.data
+    m = data.shape[0]
+    k = centers.shape[0]
+    centers = np.array(centers, dtype=np.float64, copy=True)
+    labels = np.empty(m, dtype=np.intp)
+    cost = np.empty(m, dtype=np.float64)
+    converged = False
+    n_iter = 0
+    eps_sq = eps * eps
+    for n_iter in range(1, max_iter + 1):
+        kernel.assign(centers, labels, cost)
+        new_centers, counts = kernel.update(weights, labels, k)
+        empty = np.flatnonzero(~(counts > 0))
+        if empty.size:
+            _relocate(data, kernel.seed_weights, cost, new_centers, empty)
+        diff = new_centers - centers
+        shift_sq = float(np.max(np.einsum("ij,ij->i", diff, diff)))
+        centers = new_centers
+        if callback is not None:
+            callback(n_iter, math.sqrt(shift_sq))
+        if shift_sq <= eps_sq:
+            converged = True
+            break
+    kernel.assign(centers, labels, cost)
+    return centers, labels, cost, n_iter, converged
+
+
+def _distinct_result(kernel, weights, k):
+    """Fewer distinct usable rows than k: one cluster per distinct row."""
+    usable = kernel.seed_weights > 0
+    distinct = np.unique(kernel.seed_rows[usable], axis=0)
+    warnings.warn(
+        f"data has {distinct.shape[0]} distinct {'directions' if kernel.name == 'cosine' else 'rows'}, "
+        f"fewer than k={k}; returning one centre per distinct one",
+        QuantizeWarning,
+        stacklevel=4,
+    )
+    m = kernel.data.shape[0]
+    labels = np.empty(m, dtype=np.intp)
+    cost = np.empty(m, dtype=np.float64)
+    kernel.assign(distinct, labels, cost)
+    centers = distinct
+    if kernel.name == "cosine":
+        # The mean length of each direction's rows, as for any cosine centre.
+        centers, _ = kernel.update(weights, labels, distinct.shape[0])
+        kernel.assign(centers, labels, cost)
+    return _km.KMeansResult(centers, labels, float(np.dot(weights, cost)), 0, True)
+
+
+def _cluster(data, weights, k, init, max_iter, eps, attempts, rng, callback, metric):
+    """Best-of-attempts loop for a non-euclidean metric. Validated input.
+
+    ``init`` is an init name or a (k, N) array of centres.
+    """
+    kernel = _kernel(metric, data, weights)
+    if not (kernel.seed_weights > 0).any():
+        raise ValueError(f"the {metric} metric needs at least one non-zero row of positive weight")
+    best = None
+    for _ in range(attempts):
+        if isinstance(init, str):
+            centers = _init_centers(kernel, init, k, rng)
+            if centers is None:
+                return _distinct_result(kernel, weights, k)
+        else:
+            centers = init
+        centers, labels, cost, n_iter, converged = _run_once(
+            kernel, weights, centers, max_iter, eps, callback)
+        inertia = float(np.dot(weights, cost))
+        if best is None or inertia < best.inertia:
+            best = _km.KMeansResult(centers, labels, inertia, n_iter, converged)
+    return best
+
+
+# --------------------------------------------------------------------------
+# Public helpers
+
+
+def _as_pair(data, centers):
+    data = np.ascontiguousarray(data, dtype=np.float64)
+    centers = np.ascontiguousarray(centers, dtype=np.float64)
+    if data.ndim != 2 or centers.ndim != 2 or data.shape[1] != centers.shape[1]:
+        raise ValueError(
+            f"data (M, N) and centers (k, N) must agree in N, got {data.shape} and {centers.shape}"
+        )
+    if centers.shape[0] == 0:
+        raise ValueError("centers must have at least one row, got 0")
+    return data, centers
+
+
+def nearest(data, centers, metric: str = "euclidean"):
+    """Nearest centre of every row under a metric, and the row's cost.
+
+    Parameters
+    ----------
+    data : array_like of shape (M, N)
+        Observations.
+    centers : array_like of shape (k, N)
+        Centres to measure against.
+    metric : {'euclidean', 'manhattan', 'cosine'}
+        The distance.
+
+    Returns
+    -------
+    labels : ndarray of shape (M,), intp
+        Index of the nearest centre; ties go to the lowest index.
+    cost : ndarray of shape (M,), float64
+        The row's term of the k-means objective for that metric: squared
+        Euclidean distance, L1 distance, or cosine distance ``1 - cos``.
+
+    Raises
+    ------
+    ValueError
+        On mismatched shapes, no centres, or an unknown metric.
+
+    Examples
+    --------
+    >>> nearest([[0.0, 0.0], [5.0, 1.0]], [[1.0, 1.0], [4.0, 0.0]], "manhattan")
+    (array([0, 1]), array([2., 2.]))
+    >>> nearest([[3.0, 0.0], [0.0, 0.1]], [[1.0, 0.0], [0.0, 9.0]], "cosine")[0]
+    array([0, 1])
+    """
+    check_metric(metric)
+    data, centers = _as_pair(data, centers)
+    kernel = _kernel(metric, data, np.ones(data.shape[0]))
+    labels = np.empty(data.shape[0], dtype=np.intp)
+    cost = np.empty(data.shape[0], dtype=np.float64)
+    kernel.assign(centers, labels, cost)
+    return labels, cost
+
+
+def pairwise_distances(data, centers, metric: str = "euclidean"):
+    """Distance from every row to every centre.
+
+    Parameters
+    ----------
+    data : array_like of shape (M, N)
+        Observations.
+    centers : array_like of shape (k, N)
+        Centres.
+    metric : {'euclidean', 'manhattan', 'cosine'}
+        Euclidean distance (not squared), L1 distance, or cosine distance
+        ``1 - cos`` (a zero row is at distance 1 from everything).
+
+    Returns
+    -------
+    ndarray of shape (M, k), float64
+
+    Raises
+    ------
+    ValueError
+        On mismatched shapes, no centres, or an unknown metric.
+
+    Examples
+    --------
+    >>> pairwise_distances([[0.0, 0.0]], [[3.0, 4.0], [1.0, 1.0]])
+    array([[5.        , 1.41421356]])
+    >>> pairwise_distances([[0.0, 0.0]], [[3.0, 4.0]], "manhattan")
+    array([[7.]])
+    """
+    check_metric(metric)
+    data, centers = _as_pair(data, centers)
+    return _kernel(metric, data, np.ones(data.shape[0])).pairwise(centers)
