@@ -80,6 +80,71 @@ def _echo_warnings(caught, quiet: bool) -> None:
             click.echo(f"quantize: warning: {w.message}", err=True)
 
 
+INIT_METHOD_NAMES = ("kmeans++", "random")
+
+
+class InitType(click.ParamType):
+    """``--init``: a method name, or the path of a codebook file (any format)
+    whose colours become the initial centres."""
+
+    name = "init"
+
+    def get_metavar(self, param, ctx=None):
+        return "[kmeans++|random|CODEBOOK]"
+
+    def convert(self, value, param, ctx):
+        if value in INIT_METHOD_NAMES or not isinstance(value, str):
+            return value
+        if os.path.isfile(value):
+            return value
+        self.fail(f"{value!r} is neither kmeans++, random nor an existing codebook file "
+                  "(.json, .gpl, .act, .csv, .txt, .npy)", param, ctx)
+
+
+class KSpecType(click.ParamType):
+    """A set of k: ``a..b``, ``a..b..s``, ``a,b,c`` or a mix, as a sorted list."""
+
+    name = "ks"
+
+    def get_metavar(self, param, ctx=None):
+        return "A..B[..STEP]|K,K,..."
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        from .elbow import parse_k_spec
+
+        try:
+            return parse_k_spec(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _resolve_init(init, colors, *, quiet=False):
+    """(init for the library, k) from --init and -k.
+
+    A codebook file given to --init supplies the initial centres; k is then
+    its number of distinct colours, and an explicit -k that disagrees is a
+    usage error.
+    """
+    if init in INIT_METHOD_NAMES:
+        return init, colors
+    import numpy as np
+
+    from .codebook import load_codebook
+
+    colours = load_codebook(init).colors
+    _, first = np.unique(colours, axis=0, return_index=True)
+    centres = colours[np.sort(first)].astype(np.float64)
+    k = int(centres.shape[0])
+    ctx = click.get_current_context()
+    source = ctx.get_parameter_source("colors")
+    if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT") and colors != k:
+        raise click.BadParameter(f"--init {init!r} has {k} distinct colours, so k is {k}; "
+                                 f"drop -k or give -k {k}, got {colors}", param_hint="'-k' / '--colors'")
+    return centres, k
+
+
 def kmeans_options(fn):
     """The k-means options shared by every command that fits a codebook."""
     options = [
@@ -90,8 +155,10 @@ def kmeans_options(fn):
         click.option("--eps", type=click.FloatRange(min=0), default=DEFAULTS["eps"],
                      show_default=True,
                      help="Stop once no centre moves more than this (0-255 units)."),
-        click.option("--init", type=click.Choice(["kmeans++", "random"]),
-                     default=DEFAULTS["init"], show_default=True, help="How to pick the first centres."),
+        click.option("--init", type=InitType(), default=DEFAULTS["init"], show_default=True,
+                     help="How to pick the first centres: kmeans++, random, or a codebook file "
+                          "(.json, .gpl, .act, .csv, .txt, .npy) whose colours are the initial "
+                          "centres (k is then its number of colours)."),
         click.option("--attempts", type=click.IntRange(min=1), default=DEFAULTS["attempts"],
                      show_default=True, help="Independent runs; the lowest inertia wins."),
         click.option("--seed", type=int, default=DEFAULTS["seed"], show_default=True,
@@ -132,21 +199,50 @@ def cli():
               case_sensitive=False), default=None,
               help="Output format in reconstruct mode (default: from the extension, PNG for '-').")
 @click.option("--codebook", "codebook_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write the codebook as JSON to this file.")
+              help="Also write the codebook to this file (which 'apply -c' and "
+                   "'batch --codebook' read), in the format of its extension: .json, .gpl "
+                   "(GIMP), .act (Adobe), .csv, .txt (hex lines) or .npy; '-' writes JSON.")
+@click.option("--min-psnr", type=click.FloatRange(min=0), default=None, metavar="DB",
+              help="Quality target: use the fewest colours, at most -k, whose PSNR is at least "
+                   "DB (found by bisection on k). Unreachable: nothing written, exit 99.")
+@click.option("--max-mse", type=click.FloatRange(min=0), default=None, metavar="MSE",
+              help="Quality target as MSE (mean over all channel values, 0-255 units): the "
+                   "fewest colours, at most -k, with MSE at most this. Unreachable: exit 99.")
+@click.option("--swatch", "swatch_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write a PNG of the codebook: one square per code with its share of "
+                   "the pixels.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object with k, iterations, inertia, MSE, PSNR and seconds.")
 @click.option("-q", "--quiet", is_flag=True, help="Print no warnings.")
 @click.option("-v", "--verbose", count=True, help="Print a summary; with an internal error, a traceback.")
 @_reports_errors
 def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, metric, mode,
-          out_format, codebook_path, as_json, quiet, verbose):
+          out_format, codebook_path, min_psnr, max_mse, swatch_path, as_json, quiet, verbose):
     """Quantize one image IN into OUT ('-' reads stdin / writes stdout).
+
+    With --min-psnr or --max-mse, -k is the most colours allowed and the
+    fewest that reach the target are used (like pngquant's --quality).
 
     \b
     Examples:
       quantize image photo.jpg -k 16 -o photo-16.png --codebook photo-16.json
       quantize image photo.jpg -k 64 --mode reconstruct -o photo-64.jpg
+      quantize image photo.jpg -k 256 --min-psnr 35 -o photo.png --swatch colours.png
+      quantize image photo.jpg --init shared.gpl -o photo.png
     """
+    target = None
+    if min_psnr is not None or max_mse is not None:
+        if init not in INIT_METHOD_NAMES:
+            raise click.UsageError("--min-psnr/--max-mse choose k, and --init CODEBOOK fixes it; "
+                                   "give one or the other")
+        if metric != "euclidean":
+            raise click.UsageError("--min-psnr/--max-mse search k with the euclidean metric; "
+                                   f"drop --metric {metric} or the quality target")
+        from .quality import QualityTarget
+
+        target = QualityTarget(min_psnr=min_psnr, max_mse=max_mse)
+    init_label = init
+    init, colors = _resolve_init(init, colors)
     if mode == "palette" and colors > 256:
         raise click.BadParameter(f"palette mode holds at most 256 colours, got {colors}; "
                                  "use --mode reconstruct for more", param_hint="'-k' / '--colors'")
@@ -176,29 +272,61 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
         check_not_input(codebook_path, [input_path])
         if codebook_path != "-" and os.path.abspath(codebook_path) == os.path.abspath(output_path):
             raise CliError(f"{codebook_path!r}: the codebook and the image cannot be the same file", 73)
+    if swatch_path is not None:
+        check_not_input(swatch_path, [input_path])
+        for other, what in ((output_path, "image"), (codebook_path, "codebook")):
+            if other not in (None, "-") and os.path.abspath(swatch_path) == os.path.abspath(other):
+                raise CliError(f"{swatch_path!r}: the swatch and the {what} cannot be the same file", 73)
+    codebook_format = "json"
+    if codebook_path not in (None, "-"):
+        from .codebook import codebook_format as format_of_codebook
 
-    from .codebook import codebook_to_dict, dumps_codebook
+        try:
+            codebook_format = format_of_codebook(codebook_path)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--codebook'") from None
+    if codebook_format == "act" and colors > 256:
+        raise click.BadParameter(f"an Adobe Color Table holds at most 256 colours, got -k {colors}",
+                                 param_hint="'--codebook'")
+
+    from .codebook import encode_codebook
     from .imageio import encode_palette_png, encode_rgb, load_rgb, write_all
     from .pipeline import quantize_image
 
     started = time.perf_counter()
+    search = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         pixels = load_rgb(input_path)
-        result = quantize_image(pixels, colors, max_iter=max_iter, eps=eps, init=init,
-                                attempts=attempts, seed=seed, metric=metric)
+        if target is not None:
+            from .quality import quantize_to_target
+
+            result, search = quantize_to_target(
+                pixels, colors, target, max_iter=max_iter, eps=eps, init=init,
+                attempts=attempts, seed=seed, source=input_path)
+        else:
+            result = quantize_image(pixels, colors, max_iter=max_iter, eps=eps, init=init,
+                                    attempts=attempts, seed=seed, metric=metric)
     _echo_warnings(caught, quiet)
     if mode == "palette":
         data = encode_palette_png(result.labels, result.codebook)
     else:
         data = encode_rgb(result.reconstruct(), fmt)
     outputs = [(output_path, data)]
-    options = dict(result.options, mode=mode, color_space="srgb")
+    options = dict(result.options, init=init_label, mode=mode, color_space="srgb")
     if metric != "euclidean":
         options["metric"] = metric
+    if target is not None:
+        options.update(k_max=colors, min_psnr=min_psnr, max_mse=max_mse)
     if codebook_path is not None:
-        doc = codebook_to_dict(result.codebook, result.counts, inertia=result.inertia, options=options)
-        outputs.append((codebook_path, dumps_codebook(doc)))
+        name = "stdin" if input_path == "-" else os.path.splitext(os.path.basename(input_path))[0]
+        outputs.append((codebook_path, encode_codebook(
+            result.codebook, codebook_format, counts=result.counts, inertia=result.inertia,
+            options=options, name=f"{name} k={result.k}")))
+    if swatch_path is not None:
+        from .plot import render_swatch
+
+        outputs.append((swatch_path, render_swatch(result.codebook, result.counts)))
     # Both files or neither: a failed Make rule leaves no target behind.
     write_all(outputs)
     seconds = time.perf_counter() - started
@@ -209,12 +337,119 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
         "mse": result.mse, "psnr": None if result.mse == 0 else result.psnr,
         "seconds": round(seconds, 4), "colors_in": result.n_colours_in,
     }
+    if search is not None:
+        # k_chosen reaches the target and k_chosen - 1 does not (same options and seed).
+        summary["target"] = dict(target.as_dict(), k_max=colors, k_chosen=search.k,
+                                 probes=search.probes_list())
     if as_json:
         click.echo(json.dumps(summary), err=output_path == "-")
     elif verbose:
-        click.echo(f"quantize: {input_path!r} -> {output_path!r}: k={result.k} "
+        chosen = f" (fewest colours for {target.describe()})" if target is not None else ""
+        click.echo(f"quantize: {input_path!r} -> {output_path!r}: k={result.k}{chosen} "
                    f"iterations={result.n_iter} mse={result.mse:.3f} psnr={summary['psnr'] or 'inf'} "
                    f"seconds={seconds:.3f}", err=True)
+
+
+# --------------------------------------------------------------------------
+# Choosing k: elbow
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("input_path", metavar="IN", type=click.Path(allow_dash=True))
+@click.option("-k", "--k", "ks", type=KSpecType(), default="2..32", show_default=True,
+              help="The k to try: a range 2..64, a stepped range 2..64..2, a list 4,8,16, "
+                   "or a mix (2..16,24,32).")
+@click.option("--max-iter", type=click.IntRange(min=1), default=DEFAULTS["max_iter"],
+              show_default=True, help="Most Lloyd iterations per attempt.")
+@click.option("--eps", type=click.FloatRange(min=0), default=DEFAULTS["eps"], show_default=True,
+              help="Stop once no centre moves more than this (0-255 units).")
+@click.option("--init", type=click.Choice(list(INIT_METHOD_NAMES)), default=DEFAULTS["init"],
+              show_default=True, help="How to pick the first centres.")
+@click.option("--attempts", type=click.IntRange(min=1), default=DEFAULTS["attempts"],
+              show_default=True, help="Independent runs per k; the lowest inertia wins.")
+@click.option("--seed", type=int, default=DEFAULTS["seed"], show_default=True,
+              help="Random seed, the same for every k.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Also draw the MSE curve as a PNG, with the suggested k marked.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the table as one JSON object instead.")
+@click.option("-q", "--quiet", is_flag=True, help="Print no warnings.")
+@click.option("-v", "--verbose", count=True,
+              help="Print each k as it is done; with an internal error, a traceback.")
+@_reports_errors
+def elbow(input_path, ks, max_iter, eps, init, attempts, seed, plot_path, as_json, quiet, verbose):
+    """Distortion of IN for a range of k, and a suggested k: the elbow method.
+
+    The image is read and its colours counted once; a codebook is fitted for
+    every k (each as 'quantize image -k K' with the same options would fit
+    it) and its inertia, MSE and PSNR are printed as a table. The suggested
+    k is the knee of the MSE curve: the point farthest below the chord from
+    the first point to the last, with k and MSE each scaled to [0, 1].
+
+    \b
+    The curve never increases: where k-means with k colours lands in a worse
+    local minimum than with the previous k, that k is fitted again from the
+    previous codebook plus the colours that most reduce the error, and is
+    flagged 'w' in the table ("warm_start" in JSON).
+
+    \b
+    Examples:
+      quantize elbow photo.jpg --k 2..64 --plot elbow.png
+      quantize elbow photo.jpg --k 4,8,16,32,64,128 --json
+    """
+    if input_path == "-" and sys.stdin is not None and sys.stdin.isatty():
+        raise click.UsageError("'-' reads an image from standard input, which is a terminal; "
+                               "redirect it or give a file")
+    if plot_path is not None:
+        from .imageio import check_not_input
+
+        check_not_input(plot_path, [input_path])
+
+    from .elbow import KNEE_METHOD, sweep
+    from .histogram import colour_histogram, pixel_keys
+    from .imageio import load_rgb, write_bytes
+
+    def progress(point) -> None:
+        if verbose:
+            click.echo(f"quantize: k={point.k} mse={point.mse:.3f}", err=True)
+
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pixels = load_rgb(input_path)
+        hist = colour_histogram(pixel_keys(pixels))
+        result = sweep(hist, ks, max_iter=max_iter, eps=eps, init=init, attempts=attempts,
+                       seed=seed, callback=progress)
+    _echo_warnings(caught, quiet)
+    if plot_path is not None:
+        from .plot import render_elbow
+
+        name = "standard input" if input_path == "-" else os.path.basename(input_path)
+        write_bytes(plot_path, render_elbow(
+            result.ks, result.mse, suggested=result.suggested_k, title=f"Elbow: {name}",
+            psnr=[p.psnr for p in result.points]))
+    seconds = time.perf_counter() - started
+
+    if as_json:
+        doc = {"input": input_path, **result.as_dict(), "plot": plot_path,
+               "options": {"max_iter": max_iter, "eps": eps, "init": init, "attempts": attempts,
+                           "seed": seed},
+               "seconds": round(seconds, 4)}
+        click.echo(json.dumps(doc))
+        return
+    click.echo(f"{'k':>6} {'codes':>6} {'inertia':>14} {'mse':>11} {'psnr':>7}")
+    for p in result.points:
+        mark = ("*" if p.k == result.suggested_k else " ") + ("w" if p.warm_start else " ")
+        psnr = "inf" if p.mse <= 0 else f"{p.psnr:.2f}"
+        click.echo(f"{mark}{p.k:>4} {p.codes:>6} {p.inertia:>14.6g} {p.mse:>11.3f} {psnr:>7}")
+    if result.suggested_k is None:
+        click.echo("suggested k: none (fewer than three k, or no knee in the curve)")
+    else:
+        click.echo(f"suggested k: {result.suggested_k} (*: {KNEE_METHOD})")
+    if any(p.warm_start for p in result.points):
+        click.echo("w: warm-started from the previous codebook, as the independent fit was worse")
+    if verbose:
+        click.echo(f"quantize: {input_path!r}: {len(result.points)} k in {seconds:.3f} s "
+                   f"({result.n_colours} colours, {result.n_pixels} pixels)", err=True)
 
 
 def main(argv=None) -> None:
