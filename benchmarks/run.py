@@ -125,10 +125,27 @@ def measure(img, k, key, ctx) -> report.Measurement:
                               out.seconds, mse if out.seconds is not None else None, out.rss, note)
 
 
+def source_digest() -> str:
+    """A digest of quantize/*.py, to notice the code changing during a run.
+
+    The in-process pipeline runs the code imported when the run began; each
+    CLI run imports whatever is on disk at that moment.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted((bimages.REPO / "quantize").glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
+    code_before = source_digest()
+    machine = report.machine_description(bimages.REPO, tools.pngquant_path())  # at the start:
+    # quantize's git commit is the one the run began with.
     usable, missing_notes = available_tools(args.tools)
     for note in missing_notes:
         log(f"bench: {note}")
@@ -175,8 +192,9 @@ def main(argv=None) -> int:
         floor = tools.rss_floor()
 
     settings = [
-        f"k = {', '.join(map(str, args.ks))}; best (minimum) wall time of {args.repeats} run(s), "
-        f"a run over {args.long_run:g} s is not repeated; tools run one after another.",
+        f"k = {', '.join(map(str, args.ks))}; best (minimum) wall time of {args.repeats} run(s); "
+        f"another tool's run over {args.long_run:g} s is not repeated (quantize's always are); "
+        "tools run one after another, never in parallel.",
         "MSE: per pixel, summed over R, G and B (0-255 units), between the input pixels and the "
         "tool's uint8 output decoded back; cv2/sklearn/scipy centres rounded to uint8.",
         "× time = tool seconds / quantize pipeline seconds (same image and k); "
@@ -199,8 +217,13 @@ def main(argv=None) -> int:
         "Limit: 12 bytes per pixel + 250 MB, with MB = 10^6 bytes.",
         "Medians: over the sample photos (not the generated 12 MP image).",
     ] + missing_notes
+    if source_digest() != code_before:
+        settings.append("**Warning: quantize/ changed on disk during this run**: the in-process "
+                        "pipeline ran the code as it was at the start, CLI runs whatever was on "
+                        "disk at the time; rerun on a quiet tree for comparable numbers.")
+        log("bench: warning: quantize/ changed during the run")
     text = report.render(
-        results=results, machine=report.machine_description(bimages.REPO, tools.pngquant_path()),
+        results=results, machine=machine,
         images=image_rows, settings=settings, help_info=help_info, huge_run=args.huge,
         load_before=load_before, load_after=os.getloadavg()[0],
         wall_seconds=time.perf_counter() - started,
