@@ -26,6 +26,10 @@ EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(
 
 DEFAULTS = {"colors": 16, "max_iter": 100, "eps": 0.25, "init": "kmeans++", "attempts": 1, "seed": 0}
 
+#: Default of --max-pixels, equal to quantize.imageio.DEFAULT_MAX_PIXELS (2**28,
+#: 16384 x 16384); repeated here so that --help imports neither numpy nor Pillow.
+MAX_PIXELS_DEFAULT = 1 << 28
+
 
 class CliError(click.ClickException):
     """A one-line error with an exit code: ``quantize: error: 'path': problem``."""
@@ -169,6 +173,22 @@ def kmeans_options(fn):
     return fn
 
 
+def input_options(fn):
+    """--max-pixels and --frame, for every command that reads images."""
+    options = [
+        click.option("--max-pixels", type=click.IntRange(min=1), default=MAX_PIXELS_DEFAULT,
+                     show_default=True, metavar="N",
+                     help="Refuse an image whose header claims more than N pixels (width x "
+                          "height), before decoding it (exit 65); the default is 16384 x 16384."),
+        click.option("--frame", type=click.IntRange(min=0), default=None, metavar="N",
+                     help="Frame of an animated GIF, APNG or WebP (page of a TIFF) to read, "
+                          "counting from 0.  [default: the first, with a warning]"),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 @click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="quantize")
 def cli():
@@ -186,6 +206,7 @@ def cli():
               type=click.Path(allow_dash=True, dir_okay=False),
               help="Output file ('-' for standard output).")
 @kmeans_options
+@input_options
 @click.option("--metric", type=click.Choice(["euclidean", "manhattan", "cosine"]),
               default="euclidean", show_default=True,
               help="Distance the palette is fitted with: euclidean (k-means), manhattan "
@@ -217,7 +238,8 @@ def cli():
 @click.option("-v", "--verbose", count=True, help="Print a summary; with an internal error, a traceback.")
 @_reports_errors
 def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, metric, mode,
-          out_format, codebook_path, min_psnr, max_mse, swatch_path, as_json, quiet, verbose):
+          out_format, codebook_path, min_psnr, max_mse, swatch_path, as_json, quiet, verbose,
+          max_pixels, frame):
     """Quantize one image IN into OUT ('-' reads stdin / writes stdout).
 
     With --min-psnr or --max-mse, -k is the most colours allowed and the
@@ -246,7 +268,7 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
     if mode == "palette" and colors > 256:
         raise click.BadParameter(f"palette mode holds at most 256 colours, got {colors}; "
                                  "use --mode reconstruct for more", param_hint="'-k' / '--colors'")
-    if output_path == "-" and sys.stdout.isatty():
+    if output_path == "-" and sys.stdout is not None and sys.stdout.isatty():
         raise click.UsageError("refusing to write binary image data to a terminal; "
                                "redirect standard output or give -o FILE")
     from .imageio import check_not_input, format_for_path
@@ -297,7 +319,11 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
     search = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pixels = load_rgb(input_path)
+        pixels = load_rgb(input_path, max_pixels=max_pixels, frame=frame)
+        n_pixels = pixels.shape[0] * pixels.shape[1]
+        if colors > n_pixels:
+            warnings.warn(f"k={colors} is more than the image's {n_pixels} pixel(s); "
+                          f"at most {n_pixels} colour(s) are used", QuantizeWarning)
         if target is not None:
             from .quality import quantize_to_target
 
@@ -309,9 +335,9 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
                                     attempts=attempts, seed=seed, metric=metric)
     _echo_warnings(caught, quiet)
     if mode == "palette":
-        data = encode_palette_png(result.labels, result.codebook)
+        data = encode_palette_png(result.labels, result.codebook, path=output_path)
     else:
-        data = encode_rgb(result.reconstruct(), fmt)
+        data = encode_rgb(result.reconstruct(), fmt, path=output_path)
     outputs = [(output_path, data)]
     options = dict(result.options, init=init_label, mode=mode, color_space="srgb")
     if metric != "euclidean":
@@ -375,8 +401,10 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
 @click.option("-q", "--quiet", is_flag=True, help="Print no warnings.")
 @click.option("-v", "--verbose", count=True,
               help="Print each k as it is done; with an internal error, a traceback.")
+@input_options
 @_reports_errors
-def elbow(input_path, ks, max_iter, eps, init, attempts, seed, plot_path, as_json, quiet, verbose):
+def elbow(input_path, ks, max_iter, eps, init, attempts, seed, plot_path, as_json, quiet, verbose,
+          max_pixels, frame):
     """Distortion of IN for a range of k, and a suggested k: the elbow method.
 
     The image is read and its colours counted once; a codebook is fitted for
@@ -415,7 +443,7 @@ def elbow(input_path, ks, max_iter, eps, init, attempts, seed, plot_path, as_jso
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pixels = load_rgb(input_path)
+        pixels = load_rgb(input_path, max_pixels=max_pixels, frame=frame)
         hist = colour_histogram(pixel_keys(pixels))
         result = sweep(hist, ks, max_iter=max_iter, eps=eps, init=init, attempts=attempts,
                        seed=seed, callback=progress)

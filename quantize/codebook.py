@@ -556,6 +556,8 @@ def load_codebook(path, fmt: Optional[str] = None) -> CodebookFile:
     if str(path) == "-":
         import sys
 
+        if sys.stdin is None:
+            raise InputMissingError(path, "standard input is closed")
         data = sys.stdin.buffer.read()
     else:
         try:

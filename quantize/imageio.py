@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 import tempfile
+import threading
 import warnings
 from contextlib import contextmanager
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from .errors import BadImageError, InputMissingError, OutputError, WriteError
+from .errors import (BadImageError, InputMissingError, OutputError, QuantizeError,
+                     QuantizeWarning, WriteError)
 
 __all__ = [
     "load_rgb",
@@ -30,6 +33,8 @@ __all__ = [
     "write_bytes",
     "write_all",
     "OUTPUT_FORMATS",
+    "READ_FORMATS",
+    "DEFAULT_MAX_PIXELS",
 ]
 
 #: Output formats for reconstructed images, by file extension.
@@ -44,25 +49,344 @@ OUTPUT_FORMATS = {
 }
 
 
-def _read_source(path):
-    """Return a path or, for '-', an in-memory copy of stdin."""
+#: Pillow formats that are read. Anything else (EPS, PSD, PDF, ICO, ...) is
+#: refused before its plugin parses more than the identifying bytes.
+READ_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "PPM", "TGA")
+
+#: The default for ``max_pixels`` (``--max-pixels``): 2**28, a 16384 x 16384 image.
+DEFAULT_MAX_PIXELS = 1 << 28
+
+# Refused formats that are common enough to be named in the message.
+_REFUSED_SIGNATURES = (
+    (b"8BPS", "a Photoshop (PSD) file"),
+    (b"%!PS", "a PostScript (EPS) file"),
+    (b"\xc5\xd0\xd3\xc6", "a PostScript (EPS) file"),
+    (b"%PDF", "a PDF file"),
+    (b"\x00\x00\x01\x00", "an icon (ICO) file"),
+    (b"\xff\x4f\xff\x51", "a JPEG 2000 file"),
+    (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 file"),
+)
+
+# Pillow's limits are module globals: set them for one load at a time.
+_PILLOW_SETTINGS = threading.Lock()
+
+
+@contextmanager
+def _pillow_limits(max_pixels: int):
+    """Pillow's decompression-bomb limit at ``max_pixels``, its warning an error,
+    and truncated images refused (whatever the caller set globally)."""
+    with _PILLOW_SETTINGS:
+        saved = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                yield
+        finally:
+            Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = saved
+
+
+def _open_input(path):
+    """A seekable binary file for ``path``; '-' and pipes are read into memory."""
     if str(path) == "-":
-        return io.BytesIO(sys.stdin.buffer.read())
-    if os.path.isdir(path):
+        if sys.stdin is None:
+            raise InputMissingError(path, "standard input is closed")
+        try:
+            return io.BytesIO(sys.stdin.buffer.read())
+        except (OSError, ValueError) as exc:
+            raise InputMissingError(path, f"cannot read standard input: {exc}") from None
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        raise InputMissingError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputMissingError(path, "is a directory, not an image file") from None
+    except PermissionError:
+        raise InputMissingError(path, "permission denied") from None
+    except OSError as exc:
+        raise InputMissingError(path, f"cannot open: {exc.strerror or exc}") from None
+    if os.path.isdir(path):  # open() succeeds on a directory on some systems
+        f.close()
         raise InputMissingError(path, "is a directory, not an image file")
-    return path
+    if not f.seekable():  # a pipe, e.g. <(cat image.png)
+        with f:
+            try:
+                return io.BytesIO(f.read())
+            except OSError as exc:
+                raise InputMissingError(path, f"cannot read: {exc.strerror or exc}") from None
+    return f
 
 
-def load_rgb(path) -> np.ndarray:
-    """Read an image file into an (H, W, 3) uint8 RGB array.
+def _not_supported(f) -> str:
+    """The message for a file no allowed format identifies."""
+    try:
+        f.seek(0)
+        head = f.read(16)
+    except (OSError, ValueError):
+        head = b""
+    if not head:
+        return "empty file, not an image"
+    allowed = ", ".join(READ_FORMATS)
+    for signature, what in _REFUSED_SIGNATURES:
+        if head.startswith(signature):
+            return f"is {what}; only {allowed} images are read"
+    return f"not an image in a supported format ({allowed})"
 
-    The EXIF orientation is applied, and every mode (L, P, RGBA, CMYK, ...)
-    is converted to RGB. The file is fully decoded before this returns.
+
+def _bomb_message(exc, max_pixels: int) -> str:
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    size = f"{int(found.group(1))} pixels" if found else "too many pixels"
+    return (f"image has {size}, more than the limit of {max_pixels} (--max-pixels); "
+            "it may be a decompression bomb")
+
+
+def _check_header(path, im, max_pixels: int) -> None:
+    """Refuse an empty or too large image from its header, before decoding."""
+    width, height = im.size
+    if width <= 0 or height <= 0:
+        raise BadImageError(path, f"image has no pixels (size {width}x{height})")
+    if width * height > max_pixels:
+        raise BadImageError(path, f"image is {width}x{height} = {width * height} pixels, more "
+                                  f"than the limit of {max_pixels} (--max-pixels)")
+
+
+def _select_frame(path, im, frame):
+    """Seek to ``frame`` (None: the first, with a warning when there are more)."""
+    animated = bool(getattr(im, "is_animated", False))
+    if frame is None or frame == 0:
+        if animated and frame is None and im.format != "MPO":
+            warnings.warn(f"{im.format} image has {im.n_frames} frames; using the first "
+                          "(choose another with --frame N, counting from 0)",
+                          QuantizeWarning, stacklevel=3)
+        return
+    try:
+        im.seek(frame)
+    except EOFError:
+        count = im.n_frames if animated else 1
+        raise BadImageError(path, f"has {count} frame(s); --frame {frame} is out of range "
+                                  "(frames count from 0)") from None
+
+
+def _decode(path, *, max_pixels: int, frame):
+    """Open ``path`` as an allowed format, check its header and decode it fully.
+
+    Returns the loaded Pillow image (EXIF orientation applied) and its ICC
+    profile (bytes or None). Every failure is an :class:`InputMissingError`
+    (66) or a :class:`BadImageError` (65).
+    """
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+        raise ValueError(f"max_pixels must be a positive integer, got {max_pixels!r}")
+    if frame is not None and (isinstance(frame, bool) or not isinstance(frame, int) or frame < 0):
+        raise ValueError(f"frame must be a non-negative integer or None, got {frame!r}")
+    f = _open_input(path)
+    said = []  # what C decoders (libtiff) printed
+    with f, _pillow_limits(max_pixels):
+        try:
+            im = Image.open(f, formats=READ_FORMATS)
+            _check_header(path, im, max_pixels)
+            if im.format == "PNG":
+                # Check every chunk's CRC, so that a flipped byte is an error
+                # rather than a silently different image; then open it again.
+                im.verify()
+                f.seek(0)
+                im = Image.open(f, formats=("PNG",))
+            _select_frame(path, im, frame)
+            with _c_messages(said):
+                im.load()
+            icc = im.info.get("icc_profile")
+            im = _apply_orientation(im)
+        except QuantizeError:
+            raise
+        except UnidentifiedImageError:
+            raise BadImageError(path, _not_supported(f)) from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise BadImageError(path, _bomb_message(exc, max_pixels)) from None
+        except MemoryError:
+            raise BadImageError(path, "not enough memory to decode the image") from None
+        except Exception as exc:  # Pillow raises many kinds on damaged data
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if said:
+                detail = f"{detail} ({said[0]})"
+            raise BadImageError(path, f"cannot decode image: {detail}") from None
+    for line in said:
+        warnings.warn(f"decoder: {line}", QuantizeWarning, stacklevel=3)
+    return im, icc
+
+
+@contextmanager
+def _c_messages(said: list):
+    """Collect into ``said`` the lines C libraries write to file descriptor 2
+    meanwhile (libtiff prints its errors and warnings there), so that they
+    join the one-line error or become warnings instead of stray output."""
+    try:
+        if sys.stderr is not None:
+            sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no stderr to protect
+        yield
+        return
+    try:
+        sink = tempfile.TemporaryFile()
+    except OSError:
+        os.close(saved)
+        yield
+        return
+    with sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read(16384).decode("utf-8", "replace")
+            said.extend(" ".join(line.split()) for line in text.splitlines() if line.strip())
+
+
+def _apply_orientation(im):
+    """Apply the EXIF orientation; a damaged EXIF block is only a warning."""
+    try:
+        return ImageOps.exif_transpose(im)
+    except Exception as exc:  # noqa: BLE001 - metadata must not sink the pixels
+        warnings.warn(f"ignoring unreadable EXIF orientation ({exc})", QuantizeWarning, stacklevel=4)
+        return im
+
+
+def _imagecms():
+    """PIL.ImageCms, or None when Pillow was built without LittleCMS."""
+    try:
+        from PIL import ImageCms, features
+
+        return ImageCms if features.check("littlecms2") else None
+    except ImportError:
+        return None
+
+
+_PROFILE_KINDS = {"RGB ": "RGB", "GRAY": "L", "CMYK": "CMYK"}
+
+
+def _to_srgb(im, icc: bytes):
+    """Convert an image with an embedded ICC profile to sRGB ('RGB' or 'RGBA').
+
+    Profiles that already describe sRGB are left alone, so sRGB images keep
+    their exact values. Without ImageCms, or with a profile it cannot use, the
+    values are taken as sRGB and a warning says so.
+    """
+    cms = _imagecms()
+    if cms is None:
+        warnings.warn("the image has an embedded ICC colour profile, but Pillow has no "
+                      "LittleCMS support (PIL.ImageCms); its colours are read as sRGB",
+                      QuantizeWarning, stacklevel=4)
+        return im
+    try:
+        source = cms.ImageCmsProfile(io.BytesIO(icc))
+        description = (cms.getProfileDescription(source) or "").strip()
+        space = source.profile.xcolor_space
+    except Exception as exc:  # noqa: BLE001 - a bad profile is not a bad image
+        warnings.warn(f"ignoring an unreadable embedded ICC profile ({exc}); colours are read "
+                      "as sRGB", QuantizeWarning, stacklevel=4)
+        return im
+    if description.lower().startswith("srgb") or (space == "Lab " and im.mode == "LAB"):
+        return im  # already sRGB; or CIELAB, which Pillow converts to sRGB itself
+    kind = _PROFILE_KINDS.get(space)
+    ours = {"L": "L", "LA": "L", "La": "L", "CMYK": "CMYK"}.get(im.mode, "RGB")
+    if kind is None or kind != ours:
+        warnings.warn(f"ignoring an embedded ICC profile for {space.strip() or '?'} data in a "
+                      f"{im.mode} image; colours are read as sRGB", QuantizeWarning, stacklevel=4)
+        return im
+    alpha = im.getchannel("A") if im.mode in ("RGBA", "LA", "PA") else None
+    if im.mode == "P" and "transparency" in im.info:
+        alpha = im.convert("RGBA").getchannel("A")
+    base = im.convert(kind) if im.mode != kind else im
+    try:
+        out = cms.profileToProfile(base, source, cms.createProfile("sRGB"), outputMode="RGB")
+    except Exception as exc:  # noqa: BLE001
+        warnings.warn(f"could not convert the embedded ICC profile to sRGB ({exc}); colours are "
+                      "read as sRGB", QuantizeWarning, stacklevel=4)
+        return im
+    if alpha is not None:
+        out.putalpha(alpha)
+    return out
+
+
+def _to_8bit(im, path=None):
+    """An 'L' image from a deep greyscale one (I;16*, I, F), scaled, not clipped.
+
+    16-bit data (I;16*, and I within 0..65535) is divided by 257, so each of
+    the 256 evenly spaced 16-bit levels maps to its own 8-bit level. Floats
+    within 0..1 are multiplied by 255. Other ranges are stretched from their
+    minimum and maximum, with a warning. Non-finite floats are an error.
+    """
+    values = np.asarray(im)
+    if im.mode == "F":
+        values = values.astype(np.float64)
+        if not np.isfinite(values).all():
+            raise BadImageError(path, "floating-point image has non-finite values (NaN or infinity)")
+        low, high = float(values.min()), float(values.max())
+        if low >= 0.0 and high <= 1.0:
+            return Image.fromarray(np.rint(values * 255.0).astype(np.uint8), "L")
+    else:
+        values = values.astype(np.int64)
+        low, high = int(values.min()), int(values.max())
+        if low >= 0 and high <= 65535:
+            return Image.fromarray(((values * 2 + 257) // 514).astype(np.uint8), "L")
+    warnings.warn(f"{im.mode} image values span {low:g}..{high:g}; stretched to 0..255",
+                  QuantizeWarning, stacklevel=4)
+    if high == low:
+        level = np.full(values.shape, 255 if low > 0 else 0, dtype=np.uint8)
+        return Image.fromarray(level, "L")
+    scaled = (values.astype(np.float64) - low) * (255.0 / (high - low))
+    return Image.fromarray(np.rint(scaled).astype(np.uint8), "L")
+
+
+def _normalise(im, icc, path):
+    """A loaded image as 8-bit sRGB: mode 'RGB', or 'RGBA' when it has alpha.
+
+    Deep greyscale is scaled (:func:`_to_8bit`), an embedded ICC profile is
+    converted to sRGB, and every other mode (1, L, P, CMYK, YCbCr, LAB, ...)
+    goes through Pillow's conversion. Alpha is kept here; :func:`load_rgb`
+    drops it.
+    """
+    if im.mode in ("I", "F") or im.mode.startswith("I;16"):
+        im = _to_8bit(im, path)
+    if icc:
+        im = _to_srgb(im, icc)
+    has_alpha = im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        im.mode in ("P", "L", "RGB", "1") and "transparency" in im.info)
+    target = "RGBA" if has_alpha else "RGB"
+    if im.mode == target:
+        return im
+    try:
+        return im.convert(target)
+    except ValueError:
+        try:
+            return im.convert("RGBA" if has_alpha else "L").convert(target)
+        except ValueError:
+            raise BadImageError(path, f"unsupported image mode {im.mode}") from None
+
+
+def load_rgb(path, *, max_pixels: int = DEFAULT_MAX_PIXELS, frame=None) -> np.ndarray:
+    """Read an image file into an (H, W, 3) uint8 sRGB array.
+
+    Only the formats in :data:`READ_FORMATS` are read. The header is checked
+    against ``max_pixels`` before anything is decoded, then the whole image
+    is decoded (a truncated or damaged file is an error, never a partial
+    image; PNG chunk checksums are verified). The EXIF orientation is
+    applied, an embedded ICC profile is converted to sRGB, 16-bit and float
+    greyscale are scaled to 8 bits, and every mode is converted to RGB
+    (alpha is dropped).
 
     Parameters
     ----------
     path : str or os.PathLike
         The file, or '-' for standard input.
+    max_pixels : int
+        Largest width x height accepted (default 2**28).
+    frame : int or None
+        Frame of an animated image (GIF, APNG, WebP) or page of a multi-page
+        TIFF, counting from 0. None takes the first, with a
+        :class:`QuantizeWarning` when there are more.
 
     Returns
     -------
@@ -73,31 +397,14 @@ def load_rgb(path) -> np.ndarray:
     InputMissingError
         The file does not exist, is a directory or cannot be read (66).
     BadImageError
-        The file is not a decodable image (65).
+        The file is not an image in an allowed format, is damaged, has too
+        many or no pixels, non-finite values, or no such frame (65).
     """
-    source = _read_source(path)
-    try:
-        with warnings.catch_warnings():
-            # A decompression bomb warning is an error for a batch tool.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as im:
-                im.load()
-                im = ImageOps.exif_transpose(im)
-                if im.mode != "RGB":
-                    im = im.convert("RGB")
-                pixels = np.asarray(im, dtype=np.uint8)
-    except FileNotFoundError:
-        raise InputMissingError(path, "no such file") from None
-    except PermissionError:
-        raise InputMissingError(path, "permission denied") from None
-    except IsADirectoryError:
-        raise InputMissingError(path, "is a directory, not an image file") from None
-    except UnidentifiedImageError:
-        raise BadImageError(path, "not a recognised image file") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise BadImageError(path, f"too many pixels ({exc})") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise BadImageError(path, f"cannot decode image: {exc}") from None
+    im, icc = _decode(path, max_pixels=max_pixels, frame=frame)
+    im = _normalise(im, icc, path)
+    if im.mode == "RGBA":  # transparency is not carried through the pipeline (yet)
+        im = im.convert("RGB")
+    pixels = np.asarray(im, dtype=np.uint8)
     if pixels.ndim != 3 or pixels.shape[0] == 0 or pixels.shape[1] == 0:
         raise BadImageError(path, f"image has no pixels (size {pixels.shape[1::-1]})")
     return pixels
@@ -120,7 +427,7 @@ def format_for_path(path, default=None) -> str:
     raise ValueError(f"cannot tell the output format from {str(path)!r}; use one of {known}")
 
 
-def encode_palette_png(labels, codebook) -> bytes:
+def encode_palette_png(labels, codebook, *, path=None) -> bytes:
     """Encode codes and their codebook as an indexed ('P') PNG.
 
     Parameters
@@ -129,29 +436,47 @@ def encode_palette_png(labels, codebook) -> bytes:
         The code of every pixel.
     codebook : ndarray of shape (k, 3), uint8, k <= 256
         The palette.
+    path : str or None
+        The file the bytes are for, named in errors.
 
     Returns
     -------
     bytes
         The PNG file. Its palette has exactly k entries.
+
+    Raises
+    ------
+    OutputError
+        The encoder failed (73).
     """
     codebook = np.asarray(codebook, dtype=np.uint8)
     if codebook.shape[0] > 256:
         raise ValueError(f"a palette PNG holds at most 256 colours, got {codebook.shape[0]}")
     im = Image.fromarray(np.ascontiguousarray(labels, dtype=np.uint8))
     im.putpalette(codebook.tobytes(), rawmode="RGB")
-    out = io.BytesIO()
-    im.save(out, format="PNG", optimize=False)
-    return out.getvalue()
+    return _encode(im, "PNG", {"optimize": False}, path)
 
 
-def encode_rgb(pixels, fmt: str) -> bytes:
-    """Encode an (H, W, 3) uint8 array in a Pillow format (PNG, JPEG, ...)."""
+def encode_rgb(pixels, fmt: str, *, path=None) -> bytes:
+    """Encode an (H, W, 3) uint8 array in a Pillow format (PNG, JPEG, ...).
+
+    An encoder failure (e.g. an image wider than WebP's 16383 pixels) raises
+    :class:`OutputError` (73) naming ``path``.
+    """
     im = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8))
     params = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"lossless": True},
               "TIFF": {"compression": "tiff_deflate"}}.get(fmt, {})
+    return _encode(im, fmt, params, path)
+
+
+def _encode(im, fmt: str, params: dict, path) -> bytes:
+    """``im`` encoded in memory; nothing is written if the encoder fails."""
     out = io.BytesIO()
-    im.save(out, format=fmt, **params)
+    try:
+        im.save(out, format=fmt, **params)
+    except (OSError, ValueError, SyntaxError) as exc:
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise OutputError(path, f"cannot encode the image as {fmt}: {detail}") from None
     return out.getvalue()
 
 
@@ -269,8 +594,22 @@ def write_all(outputs) -> None:
             _unlink_quietly(tmp)
     for path, data in outputs:
         if str(path) == "-":
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
+            _write_stdout(data)
+
+
+def _write_stdout(data: bytes) -> None:
+    """Write to standard output; closed or failing stdout is a :class:`WriteError`
+    (a reader that went away raises BrokenPipeError, which the CLI ends on quietly)."""
+    if sys.stdout is None:
+        raise WriteError("-", "standard output is closed")
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as exc:  # ValueError: the stream was closed
+        raise WriteError("-", f"write to standard output failed: "
+                              f"{getattr(exc, 'strerror', None) or exc}") from None
 
 
 def _make_temp(path):
@@ -298,8 +637,8 @@ def _make_temp(path):
 def write_bytes(path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically, or to stdout when ``path`` is '-'."""
     if str(path) == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        _write_stdout(data)
         return
     with atomic_write(path) as f:
         f.write(data)
+
