@@ -10,11 +10,12 @@ PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 PHOTOS := china.jpg flower.jpg astronaut.png chelsea.png coffee.png
 MADE   := gradient.png one-colour.png five-colours.png
 
-.PHONY: demo test bench clean help
+.PHONY: demo test bench pipeline-demo clean help
 
 help:
 	@echo "make demo   - install into $(VENV) and quantize samples/ into $(OUT)/"
 	@echo "make test   - install with test extras and run the test suite"
+	@echo "make pipeline-demo - run the example Makefile pipeline samples/Makefile into out/pipeline/"
 	@echo "make bench  - install the bench extra and pngquant, time quantize against"
 	@echo "              cv2, scikit-learn, scipy, Pillow and pngquant (BENCH_ARGS=--quick)"
 	@echo "make clean  - remove $(VENV) and out/"
@@ -54,6 +55,12 @@ demo: $(VENV)/.installed-run
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
+# The example Make pipeline of samples/Makefile (pattern rules and a shared
+# palette), into out/pipeline/; run it twice and the second has nothing to do.
+# The test suite runs the same Makefile in a temporary copy.
+pipeline-demo: $(VENV)/.installed-run
+	$(MAKE) -C samples -j2 QUANTIZE=$(abspath $(BIN))/quantize OUT=$(abspath out/pipeline)
+
 # Speed and memory against the other tools (issue 3); writes benchmarks/RESULTS.md.
 # Not part of `make test`. Options: make bench BENCH_ARGS="--quick" (or --huge,
 # -k 16,64, ...; see `$(BIN)/python -m benchmarks.run --help`).
@@ -70,4 +77,4 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) out samples/out

@@ -268,9 +268,7 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
     if mode == "palette" and colors > 256:
         raise click.BadParameter(f"palette mode holds at most 256 colours, got {colors}; "
                                  "use --mode reconstruct for more", param_hint="'-k' / '--colors'")
-    if output_path == "-" and sys.stdout is not None and sys.stdout.isatty():
-        raise click.UsageError("refusing to write binary image data to a terminal; "
-                               "redirect standard output or give -o FILE")
+    _refuse_terminals(inputs=[input_path], output=output_path)
     from .imageio import check_not_input, format_for_path
     if mode == "palette":
         fmt = "PNG"
@@ -373,6 +371,413 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
         chosen = f" (fewest colours for {target.describe()})" if target is not None else ""
         click.echo(f"quantize: {input_path!r} -> {output_path!r}: k={result.k}{chosen} "
                    f"iterations={result.n_iter} mse={result.mse:.3f} psnr={summary['psnr'] or 'inf'} "
+                   f"seconds={seconds:.3f}", err=True)
+
+
+# --------------------------------------------------------------------------
+# Many images, shared palettes: batch, palette, apply
+
+_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "tiff": "TIFF", "bmp": "BMP"}
+
+
+def output_options(fn):
+    """--mode and --format, as in `image`."""
+    options = [
+        click.option("--mode", type=click.Choice(["palette", "reconstruct"]), default="palette",
+                     show_default=True,
+                     help="palette: indexed PNG whose palette is the codebook; "
+                          "reconstruct: every pixel replaced by its code's colour."),
+        click.option("--format", "out_format", type=click.Choice(sorted(_FORMATS), case_sensitive=False),
+                     default=None, help="Output format in reconstruct mode."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _refuse_terminals(inputs=(), output=None) -> None:
+    """Usage errors for binary data to a terminal, or '-' read from a terminal."""
+    if output == "-" and sys.stdout is not None and sys.stdout.isatty():
+        raise click.UsageError("refusing to write binary image data to a terminal; "
+                               "redirect standard output or give -o FILE")
+    if "-" in inputs and sys.stdin is not None and sys.stdin.isatty():
+        raise click.UsageError("'-' reads an image from standard input, which is a terminal; "
+                               "redirect it or give a file")
+
+
+def _check_palette_format(mode, out_format, output_path=None) -> None:
+    if mode != "palette":
+        return
+    if out_format and out_format.lower() != "png":
+        raise click.BadParameter(f"palette mode writes PNG, not {out_format}; "
+                                 "use --mode reconstruct for other formats",
+                                 param_hint="'--format'")
+    if output_path not in (None, "-"):
+        from .imageio import format_for_path
+        if format_for_path(output_path, default="PNG") != "PNG":
+            raise click.BadParameter(f"palette mode writes PNG, not {output_path!r}; "
+                                     "use --mode reconstruct for other formats",
+                                     param_hint="'-o' / '--output'")
+
+
+def _explicit(names) -> list:
+    """Those of the parameters ``names`` given on the command line (or environment)."""
+    ctx = click.get_current_context()
+    given = []
+    for name in names:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT"):
+            given.append(name)
+    return given
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("sources", metavar="SRC...", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", "outdir", required=True, metavar="OUTDIR",
+              type=click.Path(file_okay=False),
+              help="Output directory (created if missing). It mirrors the input tree.")
+@click.option("-r", "--recursive", is_flag=True, help="Also process the subdirectories of SRC.")
+@click.option("--pattern", "patterns", multiple=True, metavar="GLOB",
+              help="Take only the files of a directory whose name (or path below it) matches "
+                   "GLOB, e.g. '*.jpg'; repeatable.  [default: the extensions Pillow reads]")
+@kmeans_options
+@output_options
+@click.option("--codebook", "codebook_path", type=click.Path(dir_okay=False), default=None,
+              help="Read this codebook (from 'quantize palette' or 'image --codebook'; "
+                   ".json, .gpl, .act, .csv, .txt or .npy) and map every image onto it "
+                   "instead of fitting one per image; the k-means options are then unused.")
+@click.option("--write-codebooks", is_flag=True,
+              help="Also write each image's fitted codebook as JSON beside its output "
+                   "(NAME.json).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes.  [default: the number of CPUs]")
+@click.option("--force", is_flag=True, help="Redo every file, even the up-to-date ones.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar on stderr.  [default: when stderr is a terminal]")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, allow_dash=True),
+              default=None,
+              help="Write one JSON line per input (input, output, status, k, inertia, mse, "
+                   "psnr, seconds, error, exit_code) to this file ('-' for stdout).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the summary as one JSON object on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="Print no warnings and no summary (errors still).")
+@click.option("-v", "--verbose", count=True,
+              help="Print a line per file; with an internal error, a traceback.")
+@input_options
+@_reports_errors
+def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, attempts, seed,
+          mode, out_format, codebook_path, write_codebooks, jobs, force, progress, report_path,
+          as_json, quiet, verbose, max_pixels, frame):
+    """Quantize many images (files, or directories of them) into OUTDIR, in parallel.
+
+    The output tree mirrors the input tree; palette mode writes NAME.png,
+    reconstruct mode keeps the input's format (PNG if it cannot be written)
+    unless --format says otherwise.
+
+    \b
+    Resumable: an output that is up to date (not older than its input, and
+    made from the same input with the same options, as recorded in
+    OUTDIR/.quantize-batch.jsonl) is skipped; --force redoes it. Every output
+    is written atomically. Ctrl-C lets the files in progress finish (press it
+    again to abandon them), leaves no partial file and exits 130; a rerun
+    continues where it stopped.
+
+    \b
+    Every file is tried; each failure is one line on stderr, and the exit
+    code is the most severe of all files (70 > 74 > 73 > 65 > 66 > 99 > 0).
+
+    \b
+    Note: in 'image', --codebook names a file to write; here it names a
+    codebook to read (as in 'apply'). Use --write-codebooks for per-image
+    codebooks.
+
+    \b
+    Examples:
+      quantize batch photos/ -o out/ -k 16 --recursive
+      quantize batch photos/ -o out/ --mode reconstruct --format jpeg -j 4
+      quantize palette photos/*.jpg -k 32 -o shared.json
+      quantize batch photos/ -o out/ --codebook shared.json --report report.jsonl
+    """
+    if "-" in sources:
+        raise click.UsageError("batch reads files and directories, not standard input; "
+                               "use 'quantize image - -o -' for a filter")
+    _check_palette_format(mode, out_format)
+    if write_codebooks and codebook_path is not None:
+        raise click.UsageError("--write-codebooks has nothing to write with --codebook "
+                               "(the codebook is the one given)")
+    if as_json and report_path == "-":
+        raise click.UsageError("--json and --report - would both write to standard output")
+
+    from . import batch as batchlib
+
+    if (jobs or batchlib.available_cpus()) > 1:
+        batchlib.limit_numeric_threads()  # one BLAS thread per worker; before numpy loads
+    if codebook_path is None:
+        init, colors = _resolve_init(init, colors, quiet=quiet)
+        if mode == "palette" and colors > 256:
+            raise click.BadParameter(f"palette mode holds at most 256 colours, got {colors}; "
+                                     "use --mode reconstruct for more",
+                                     param_hint="'-k' / '--colors'")
+    codebook = None
+    if codebook_path is not None:
+        from .codebook import load_codebook
+
+        codebook = load_codebook(codebook_path).colors
+        if mode == "palette" and codebook.shape[0] > 256:
+            raise click.UsageError(f"{codebook_path!r} has {codebook.shape[0]} colours; a palette "
+                                   "PNG holds at most 256; use --mode reconstruct")
+        unused = _explicit(["colors", "max_iter", "eps", "init", "attempts", "seed"])
+        if unused and not quiet:
+            names = ", ".join("--" + n.replace("_", "-") for n in unused)
+            click.echo(f"quantize: warning: {names} not used: the codebook is given", err=True)
+    settings = batchlib.BatchSettings(
+        mode=mode, out_format=_FORMATS[out_format.lower()] if out_format and mode != "palette" else None,
+        k=colors, max_iter=max_iter, eps=eps, init=init, attempts=attempts, seed=seed,
+        codebook=codebook, write_codebooks=write_codebooks, verbose=bool(verbose),
+        max_pixels=max_pixels, frame=frame)
+    items = batchlib.plan_batch(sources, outdir, settings, recursive=recursive, patterns=patterns)
+    if not items and not quiet:
+        click.echo("quantize: warning: no input images found", err=True)
+    if report_path is not None:
+        from .imageio import check_not_input
+
+        check_not_input(report_path, [item.input for item in items])
+
+    show_bar = (sys.stderr is not None and sys.stderr.isatty()) if progress is None else progress
+    state = {"bar": None}
+
+    def say(line: str) -> None:
+        if state["bar"] is not None:
+            state["bar"].write(line, file=sys.stderr)
+        else:
+            click.echo(line, err=True)
+
+    def on_event(event, payload) -> None:
+        if event == "start":
+            if show_bar and payload["todo"]:
+                from tqdm import tqdm
+
+                tqdm.monitor_interval = 0  # no monitor thread: workers may be forked later
+                state["bar"] = tqdm(total=payload["todo"], unit="img", desc="quantize",
+                                    file=sys.stderr, dynamic_ncols=True, leave=False)
+        elif event == "interrupt":
+            if payload["in_flight"]:
+                say("quantize: interrupted; letting the files in progress finish "
+                    "(Ctrl-C again to abandon them)")
+        elif event == "result":
+            r = payload
+            if r.status == "failed":
+                say(f"quantize: error: {r.error}")
+                if r.traceback and verbose:
+                    say(r.traceback.rstrip())
+            elif r.status == "done":
+                if not quiet:
+                    for message in r.warnings:
+                        say(f"quantize: warning: {r.input!r}: {message}")
+                if verbose:
+                    say(f"quantize: {r.input!r} -> {r.output!r}: k={r.k} mse={r.mse:.3f} "
+                        f"seconds={r.seconds:.3f}")
+            elif r.status == "skipped" and verbose:
+                say(f"quantize: {r.input!r}: up to date, skipped")
+            if state["bar"] is not None and r.status in ("done", "failed"):
+                state["bar"].update(1)
+
+    try:
+        summary = batchlib.run_batch(items, settings, outdir, jobs=jobs, force=force,
+                                     report=report_path, callback=on_event)
+    finally:
+        if state["bar"] is not None:
+            state["bar"].close()
+    if as_json:
+        click.echo(json.dumps(summary.to_json()))
+    elif not quiet:
+        click.echo(f"quantize: {summary.describe()}", err=True)
+    if summary.interrupted:
+        raise CliError("interrupted", 130)
+    if summary.exit_code:
+        raise click.exceptions.Exit(summary.exit_code)
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("inputs", metavar="IN...", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.option("-o", "--output", "output_path", required=True,
+              type=click.Path(dir_okay=False, allow_dash=True),
+              help="The codebook file to write: .json, .gpl, .act, .csv, .txt or .npy "
+                   "('-': JSON on standard output).")
+@click.option("-r", "--recursive", is_flag=True, help="Also read the subdirectories of directories.")
+@click.option("--pattern", "patterns", multiple=True, metavar="GLOB",
+              help="In directories, take only files matching GLOB; repeatable.  "
+                   "[default: the extensions Pillow reads]")
+@kmeans_options
+@click.option("--swatch", "swatch_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write a PNG of the codebook: one square per code with its share of "
+                   "the pixels.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object with images, k, iterations, inertia, MSE, PSNR, seconds.")
+@click.option("-q", "--quiet", is_flag=True, help="Print no warnings.")
+@click.option("-v", "--verbose", count=True, help="Print a summary; with an internal error, a traceback.")
+@input_options
+@_reports_errors
+def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, init, attempts, seed,
+            swatch_path, as_json, quiet, verbose, max_pixels, frame):
+    """Fit one codebook to several images IN... and write it to a file.
+
+    The images' colour histograms are added up, so every pixel of every
+    image counts once: the codebook is k-means on all their pixels together.
+    Map images onto it with 'quantize apply' or 'quantize batch --codebook'.
+    Any unreadable input stops the command (no codebook is written). The
+    format follows the extension of -o: .json, .gpl, .act, .csv, .txt or
+    .npy ('-' writes JSON).
+
+    \b
+    Examples:
+      quantize palette frames/*.png -k 32 -o shared.json
+      quantize apply frames/001.png -c shared.json -o out/001.png
+    """
+    if list(inputs).count("-") > 1:
+        raise click.UsageError("standard input ('-') can be read only once")
+    _refuse_terminals(inputs=inputs)
+    from .codebook import codebook_format, codebook_to_dict, encode_codebook
+
+    fmt = "json"
+    if output_path != "-":
+        try:
+            fmt = codebook_format(output_path)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'-o' / '--output'") from None
+    init_label = init
+    init, colors = _resolve_init(init, colors, quiet=quiet)
+    if fmt == "act" and colors > 256:
+        raise click.BadParameter(f"an Adobe Color Table holds at most 256 colours, got -k {colors}",
+                                 param_hint="'-o' / '--output'")
+
+    from .batch import collect_inputs, fit_shared_codebook
+    from .errors import InputMissingError
+    from .imageio import check_not_input, write_all
+
+    paths = []
+    for path, _rel, error in collect_inputs([i for i in inputs if i != "-"], recursive=recursive,
+                                            patterns=patterns):
+        if error is not None:
+            raise error
+        paths.append(path)
+    if "-" in inputs:
+        paths.append("-")
+    if not paths:
+        raise InputMissingError(None, "no input images found")
+    check_not_input(output_path, paths)
+    if swatch_path is not None:
+        check_not_input(swatch_path, paths)
+        if output_path != "-" and os.path.abspath(swatch_path) == os.path.abspath(output_path):
+            raise CliError(f"{swatch_path!r}: the swatch and the codebook cannot be the same file", 73)
+
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit, n_images = fit_shared_codebook(paths, colors, max_iter=max_iter, eps=eps, init=init,
+                                            attempts=attempts, seed=seed,
+                                            max_pixels=max_pixels, frame=frame)
+    _echo_warnings(caught, quiet)
+    options = {"k": colors, "max_iter": max_iter, "eps": eps, "init": init_label,
+               "attempts": attempts, "seed": seed, "color_space": "srgb"}
+    doc = codebook_to_dict(fit.codebook, fit.counts, inertia=fit.inertia, options=options)
+    outputs = [(output_path, encode_codebook(fit.codebook, fmt, counts=fit.counts,
+                                             inertia=fit.inertia, options=options))]
+    if swatch_path is not None:
+        from .plot import render_swatch
+
+        outputs.append((swatch_path, render_swatch(fit.codebook, fit.counts)))
+    write_all(outputs)  # the codebook and its swatch, or neither
+    seconds = time.perf_counter() - started
+    summary = {"output": output_path, "images": n_images, "k": doc["k"], "k_requested": colors,
+               "iterations": fit.n_iter, "converged": fit.converged, "inertia": doc["inertia"],
+               "mse": doc["mse"], "psnr": doc["psnr"], "n_pixels": doc["n_pixels"],
+               "seconds": round(seconds, 4)}
+    if as_json:
+        click.echo(json.dumps(summary), err=output_path == "-")
+    elif verbose:
+        click.echo(f"quantize: {n_images} image(s) -> {output_path!r}: k={doc['k']} "
+                   f"mse={doc['mse']:.3f} seconds={seconds:.3f}", err=True)
+
+
+@cli.command("apply", epilog=EXIT_CODES_HELP)
+@click.argument("input_path", metavar="IN", type=click.Path(allow_dash=True))
+@click.option("-c", "--codebook", "codebook_path", required=True,
+              type=click.Path(dir_okay=False, allow_dash=True),
+              help="The codebook to map onto (from 'quantize palette' or "
+                   "'quantize image --codebook'; .json, .gpl, .act, .csv, .txt or .npy).")
+@click.option("-o", "--output", "output_path", required=True,
+              type=click.Path(allow_dash=True, dir_okay=False),
+              help="Output file ('-' for standard output).")
+@output_options
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object with k, inertia, MSE, PSNR and seconds.")
+@click.option("-q", "--quiet", is_flag=True, help="Print no warnings.")
+@click.option("-v", "--verbose", count=True, help="Print a summary; with an internal error, a traceback.")
+@input_options
+@_reports_errors
+def apply_command(input_path, codebook_path, output_path, mode, out_format, as_json, quiet, verbose,
+                  max_pixels, frame):
+    """Map image IN onto an existing codebook (vector quantization) into OUT.
+
+    Every pixel takes its nearest code. The codebook is kept as given (same
+    colours, same order, unused ones included), so in palette mode the PNG's
+    palette is the codebook and a code means the same colour in every image.
+
+    \b
+    Examples:
+      quantize palette a.jpg b.jpg -k 16 -o shared.json
+      quantize apply a.jpg -c shared.json -o a-shared.png
+      quantize apply - -c shared.json -o - < in.png > out.png
+    """
+    if input_path == "-" and codebook_path == "-":
+        raise click.UsageError("the image and the codebook cannot both come from standard input")
+    _refuse_terminals(inputs=[input_path, codebook_path], output=output_path)
+    _check_palette_format(mode, out_format, output_path)
+    from .imageio import check_not_input, format_for_path
+
+    if mode == "palette":
+        fmt = "PNG"
+    elif out_format:
+        fmt = _FORMATS[out_format.lower()]
+    elif output_path == "-":
+        fmt = "PNG"
+    else:
+        try:
+            fmt = format_for_path(output_path)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'-o' / '--output'") from None
+    check_not_input(output_path, [input_path, codebook_path])
+
+    from .codebook import load_codebook
+    from .imageio import encode_palette_png, encode_rgb, load_rgb, write_bytes
+    from .pipeline import apply_codebook
+
+    codebook = load_codebook(codebook_path).colors
+    if mode == "palette" and codebook.shape[0] > 256:
+        raise click.UsageError(f"{codebook_path!r} has {codebook.shape[0]} colours; a palette PNG "
+                               "holds at most 256; use --mode reconstruct")
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = apply_codebook(load_rgb(input_path, max_pixels=max_pixels, frame=frame), codebook)
+    _echo_warnings(caught, quiet)
+    if mode == "palette":
+        data = encode_palette_png(result.labels, result.codebook, path=output_path)
+    else:
+        data = encode_rgb(result.reconstruct(), fmt, path=output_path)
+    write_bytes(output_path, data)
+    seconds = time.perf_counter() - started
+    summary = {"input": input_path, "output": output_path, "codebook": codebook_path,
+               "k": result.k, "codes_used": int((result.counts > 0).sum()),
+               "inertia": result.inertia, "mse": result.mse,
+               "psnr": None if result.mse == 0 else result.psnr, "seconds": round(seconds, 4),
+               "colors_in": result.n_colours_in}
+    if as_json:
+        click.echo(json.dumps(summary), err=output_path == "-")
+    elif verbose:
+        click.echo(f"quantize: {input_path!r} -> {output_path!r}: k={result.k} "
+                   f"mse={result.mse:.3f} psnr={summary['psnr'] or 'inf'} "
                    f"seconds={seconds:.3f}", err=True)
 
 

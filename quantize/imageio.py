@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 import sys
 import tempfile
 import threading
@@ -32,6 +33,7 @@ __all__ = [
     "check_not_input",
     "write_bytes",
     "write_all",
+    "readable_extensions",
     "OUTPUT_FORMATS",
     "READ_FORMATS",
     "DEFAULT_MAX_PIXELS",
@@ -532,19 +534,55 @@ def atomic_write(path):
     WriteError
         Writing, syncing or renaming failed (74).
     """
-    fd, tmp = _make_temp(path)
+    kind, target = _output_target(path)
+    if kind == "stream":
+        try:
+            with open(target, "wb") as f:
+                yield f
+        except OSError as exc:
+            raise WriteError(path, f"write failed: {exc.strerror or exc}") from None
+        return
+    fd, tmp = _make_temp(target)
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except OSError as exc:
         _unlink_quietly(tmp)
         raise WriteError(path, f"write failed: {exc.strerror or exc}") from None
     except BaseException:
         _unlink_quietly(tmp)
         raise
+
+
+def _output_target(path):
+    """How to write ``path``: ``("stream", path)`` for an existing file that is
+    neither regular nor a directory (a device such as /dev/null, a FIFO),
+    which is written in place, since renaming over it would replace the device
+    node; else ``("file", target)``, replaced through a temporary file, where
+    a symlink is resolved so that the link is kept and its file replaced."""
+    path = os.fspath(path)
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        return "stream", path
+    if os.path.islink(path):
+        return "file", os.path.realpath(path)
+    return "file", path
+
+
+def _write_stream(path, data: bytes) -> None:
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise WriteError(path, f"write failed: {exc.strerror or exc}") from None
 
 
 def _unlink_quietly(path) -> None:
@@ -559,7 +597,8 @@ def write_all(outputs) -> None:
 
     Every file's bytes go to its own temporary file first; only when all are
     written and synced are they renamed into place. A '-' path goes to
-    standard output, after the files.
+    standard output, and a device or FIFO (e.g. /dev/null) is written in
+    place, after the files.
 
     Parameters
     ----------
@@ -572,12 +611,17 @@ def write_all(outputs) -> None:
     """
     outputs = list(outputs)
     pending = []
+    streams = []
     try:
         for path, data in outputs:
             if str(path) == "-":
                 continue
-            fd, tmp = _make_temp(path)
-            pending.append((tmp, path))
+            kind, target = _output_target(path)
+            if kind == "stream":
+                streams.append((path, data))
+                continue
+            fd, tmp = _make_temp(target)
+            pending.append((tmp, target))
             # Write through mkstemp's descriptor: the name is never reopened.
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -592,6 +636,8 @@ def write_all(outputs) -> None:
     finally:
         for tmp, _ in pending:
             _unlink_quietly(tmp)
+    for path, data in streams:  # devices and FIFOs, after the files
+        _write_stream(path, data)
     for path, data in outputs:
         if str(path) == "-":
             _write_stdout(data)
@@ -642,3 +688,31 @@ def write_bytes(path, data: bytes) -> None:
     with atomic_write(path) as f:
         f.write(data)
 
+
+def readable_extensions() -> frozenset:
+    """File extensions (lower case, with the dot) of the formats :func:`load_rgb` reads
+    (those of :data:`READ_FORMATS` that Pillow can decode).
+
+    Formats Pillow only identifies (stub plugins such as HDF5 or WMF, and
+    MPEG video) are left out, so a batch's default pattern does not pick up
+    files that would only fail.
+
+    Examples
+    --------
+    >>> {".png", ".jpg", ".webp"} <= readable_extensions()
+    True
+    """
+    from PIL import ImageFile
+
+    Image.init()
+    found = set()
+    for ext, fmt in Image.registered_extensions().items():
+        if fmt not in READ_FORMATS and fmt != "MPO":  # MPO files open as JPEG
+            continue  # refused by load_rgb (EPS, PSD, ...)
+        factory = Image.OPEN.get(fmt, (None,))[0]
+        if factory is None or fmt == "MPEG":
+            continue
+        if isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile):
+            continue
+        found.add(ext.lower())
+    return frozenset(found)

@@ -1,0 +1,1056 @@
+"""Many images at once: directory walking, a worker pool, resumable runs, reports.
+
+The flow of :func:`run_batch`::
+
+    plan_batch (walk SRC..., mirror names into OUTDIR, refuse collisions)
+      -> skip the outputs that are up to date (manifest in OUTDIR)
+      -> worker processes (each imports once, handles many files)
+      -> results in input order: manifest, JSON-lines report, summary, exit code
+
+Every output is written atomically (a temporary file beside it, then
+``os.replace``), so an output that exists is complete. Workers ignore SIGINT:
+on Ctrl-C the parent cancels the files not yet started, lets the ones in
+progress finish (a second Ctrl-C abandons them; their temporary files are
+removed) and reports exit code 130.
+
+This module imports neither click nor tqdm: progress goes through a plain
+callback, ``callback(event, payload)``. numpy and Pillow are imported when
+work starts, not at import time.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import fnmatch
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import signal
+import threading
+import time
+import traceback
+import warnings
+from collections import deque
+from contextlib import contextmanager
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from . import __version__
+from .errors import InputMissingError, OutputError, QuantizeError
+
+__all__ = [
+    "BatchSettings",
+    "BatchItem",
+    "FileResult",
+    "BatchSummary",
+    "MANIFEST_NAME",
+    "SEVERITY",
+    "available_cpus",
+    "collect_inputs",
+    "plan_batch",
+    "run_batch",
+    "most_severe",
+    "fit_shared_codebook",
+    "limit_numeric_threads",
+]
+
+#: The manifest of finished outputs, one JSON object a line, in OUTDIR.
+MANIFEST_NAME = ".quantize-batch.jsonl"
+
+#: Exit codes from most to least severe; the batch exits with the first present.
+SEVERITY = (70, 74, 73, 65, 66, 99)
+
+#: Output extension of each reconstruct format.
+FORMAT_EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
+
+#: Files in flight per worker: enough to keep every worker busy, few enough
+#: that Ctrl-C has little to cancel and a dead worker takes few files with it.
+_IN_FLIGHT_PER_WORKER = 2
+
+
+# --------------------------------------------------------------------------
+# Data
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """What to do with every file of a batch.
+
+    Attributes
+    ----------
+    mode : {'palette', 'reconstruct'}
+        Palette PNGs, or reconstructed images.
+    out_format : str or None
+        Pillow format name of reconstructed images (``'JPEG'``, ...); None
+        keeps the input's format when it is writable, else PNG.
+    k, max_iter, eps, init, attempts, seed
+        The k-means options (unused when ``codebook`` is given); ``init`` is
+        a method name or an array of initial centres.
+    codebook : ndarray of shape (k, 3), uint8, or None
+        A shared codebook applied to every image instead of fitting one.
+    write_codebooks : bool
+        Also write each image's fitted codebook as JSON beside it.
+    verbose : bool
+        Keep the traceback of internal errors.
+    max_pixels : int
+        Largest image (width x height) read, checked on the header.
+    frame : int or None
+        Frame of animated images to read (None: the first).
+    """
+
+    mode: str = "palette"
+    out_format: Optional[str] = None
+    k: int = 16
+    max_iter: int = 100
+    eps: float = 0.25
+    init: object = "kmeans++"
+    attempts: int = 1
+    seed: int = 0
+    codebook: object = None
+    write_codebooks: bool = False
+    verbose: bool = False
+    max_pixels: int = 1 << 28
+    frame: Optional[int] = None
+
+    def record(self) -> dict:
+        """The options that decide an output's bytes, as stored in the manifest.
+
+        Includes the package version, so that a new version redoes its outputs.
+        """
+        rec = {"version": __version__, "mode": self.mode, "format": self.out_format,
+               "color_space": "srgb", "write_codebooks": self.write_codebooks}
+        if self.frame is not None:
+            rec["frame"] = self.frame
+        if self.codebook is not None:
+            import numpy as np
+
+            colours = np.ascontiguousarray(self.codebook, dtype=np.uint8)
+            rec["codebook"] = hashlib.sha256(colours.tobytes()).hexdigest()
+        else:
+            init = self.init
+            if not isinstance(init, str):  # initial centres given as an array
+                import numpy as np
+
+                centres = np.ascontiguousarray(init, dtype=np.float64)
+                init = "centres:" + hashlib.sha256(centres.tobytes()).hexdigest()
+            rec.update(k=int(self.k), max_iter=int(self.max_iter), eps=float(self.eps),
+                       init=init, attempts=int(self.attempts), seed=int(self.seed))
+        return rec
+
+
+@dataclass
+class BatchItem:
+    """One input of a batch and where its output goes.
+
+    ``error`` is set when the file cannot be attempted at all (missing
+    source, colliding output, output that is an input).
+    """
+
+    input: str
+    output: Optional[str]
+    rel: Optional[str] = None
+    codebook_output: Optional[str] = None
+    codebook_rel: Optional[str] = None
+    error: Optional[QuantizeError] = None
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What happened to one input.
+
+    ``status`` is ``'done'``, ``'skipped'`` (up to date), ``'failed'`` or
+    ``'cancelled'`` (not started, or abandoned, because of an interrupt).
+    """
+
+    input: str
+    output: Optional[str]
+    status: str
+    k: Optional[int] = None
+    inertia: Optional[float] = None
+    mse: Optional[float] = None
+    seconds: float = 0.0
+    error: Optional[str] = None
+    exit_code: int = 0
+    warnings: tuple = ()
+    traceback: Optional[str] = None
+
+    @property
+    def psnr(self) -> Optional[float]:
+        """PSNR in dB; None when unknown or exact (infinite)."""
+        if self.mse is None or self.mse <= 0:
+            return None
+        return 10.0 * math.log10(255.0**2 / self.mse)
+
+    def to_json(self) -> dict:
+        """The report line: input, output, status, k, inertia, mse, psnr, seconds,
+        error, exit_code."""
+        return {"input": self.input, "output": self.output, "status": self.status,
+                "k": self.k, "inertia": self.inertia, "mse": self.mse, "psnr": self.psnr,
+                "seconds": round(self.seconds, 4), "error": self.error,
+                "exit_code": self.exit_code}
+
+
+@dataclass
+class BatchSummary:
+    """Counts, time and exit code of a batch run."""
+
+    results: list = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def exit_code(self) -> int:
+        """130 when interrupted, else the most severe code of any file."""
+        if self.interrupted:
+            return 130
+        return most_severe(r.exit_code for r in self.results)
+
+    def to_json(self) -> dict:
+        return {"total": len(self.results), "done": self.count("done"),
+                "skipped": self.count("skipped"), "failed": self.count("failed"),
+                "cancelled": self.count("cancelled"), "seconds": round(self.seconds, 3),
+                "interrupted": self.interrupted, "exit_code": self.exit_code}
+
+    def describe(self) -> str:
+        """One line: ``12 done, 3 skipped, 1 failed in 2.41 s``."""
+        text = (f"{self.count('done')} done, {self.count('skipped')} skipped, "
+                f"{self.count('failed')} failed")
+        if self.interrupted or self.count("cancelled"):
+            text += f", {self.count('cancelled')} not done (interrupted)"
+        return f"{text} in {self.seconds:.2f} s"
+
+
+def most_severe(codes) -> int:
+    """The most severe exit code among ``codes`` (70 > 74 > 73 > 65 > 66 > 99 > 0).
+
+    Examples
+    --------
+    >>> most_severe([0, 66, 65, 0]), most_severe([99, 74]), most_severe([])
+    (65, 74, 0)
+    """
+    present = {int(c) for c in codes if c}
+    for code in SEVERITY:
+        if code in present:
+            return code
+    return 70 if present else 0  # an unexpected code is treated as a bug
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (the default number of workers)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def limit_numeric_threads() -> None:
+    """Ask numpy's BLAS for one thread per process, when several workers run.
+
+    Only effective before numpy is imported (the CLI calls it first); worker
+    processes that import numpy themselves inherit it. Variables already set
+    by the user are kept.
+    """
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
+# --------------------------------------------------------------------------
+# Planning: which files, which outputs
+
+
+def _same_path(a, b) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def collect_inputs(sources, *, recursive: bool = False, patterns=(), exclude=()):
+    """Expand files and directories into the input files of a batch.
+
+    Parameters
+    ----------
+    sources : sequence of str
+        Files (always taken, whatever their name) and directories (their
+        files matching ``patterns``; subdirectories too when ``recursive``).
+    recursive : bool
+        Descend into subdirectories.
+    patterns : sequence of str
+        Shell globs matched against a file's name or its path relative to its
+        source directory. Empty: the extensions Pillow can decode.
+    exclude : sequence of str
+        Directories never entered (the output directory).
+
+    Returns
+    -------
+    list of (path, rel, error)
+        ``rel`` is the path relative to the source directory (the file's name
+        for a file source); ``error`` is an :class:`InputMissingError` for a
+        source that does not exist or a directory that cannot be read, else
+        None. Names starting with '.' are skipped inside directories; a file
+        reached twice is listed once.
+    """
+    if patterns:
+        def wanted(name, rel):
+            return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(rel, p) for p in patterns)
+    else:
+        from .imageio import readable_extensions
+
+        extensions = readable_extensions()
+
+        def wanted(name, rel):
+            return os.path.splitext(name)[1].lower() in extensions
+
+    excluded = {os.path.realpath(d) for d in exclude}
+    found, seen = [], set()
+
+    def add(path, rel, error=None):
+        key = os.path.realpath(path)
+        if error is None and key in seen:
+            return
+        seen.add(key)
+        found.append((path, rel, error))
+
+    for src in sources:
+        src = os.fspath(src)
+        if os.path.isdir(src):
+            errors = []
+            for dirpath, dirnames, filenames in os.walk(src, onerror=errors.append):
+                if recursive:
+                    dirnames[:] = sorted(
+                        d for d in dirnames
+                        if not d.startswith(".")
+                        and os.path.realpath(os.path.join(dirpath, d)) not in excluded)
+                else:
+                    dirnames[:] = []
+                for name in sorted(filenames):
+                    if name.startswith("."):
+                        continue
+                    path = os.path.join(dirpath, name)
+                    rel = os.path.relpath(path, src)
+                    if wanted(name, rel) and os.path.isfile(path):
+                        add(path, rel)
+            for exc in errors:
+                where = getattr(exc, "filename", None) or src
+                add(where, None, InputMissingError(
+                    where, f"cannot read directory: {exc.strerror or exc}"))
+        elif os.path.lexists(src):
+            add(src, os.path.basename(src))
+        else:
+            add(src, None, InputMissingError(src, "no such file or directory"))
+    return found
+
+
+def output_name(rel: str, settings: BatchSettings) -> str:
+    """The output's path relative to OUTDIR for an input's relative path.
+
+    Palette mode gives ``.png``; reconstruct mode gives the ``--format``'s
+    extension, or keeps the input's extension when that format can be
+    written (PNG, JPEG, WebP, TIFF, BMP), else ``.png``.
+
+    Examples
+    --------
+    >>> output_name("a/b.jpg", BatchSettings())
+    'a/b.png'
+    >>> output_name("b.jpg", BatchSettings(mode="reconstruct"))
+    'b.jpg'
+    >>> output_name("b.gif", BatchSettings(mode="reconstruct"))
+    'b.png'
+    """
+    from .imageio import OUTPUT_FORMATS
+
+    stem, ext = os.path.splitext(rel)
+    if settings.mode == "palette":
+        return stem + ".png"
+    if settings.out_format:
+        return stem + FORMAT_EXTENSIONS[settings.out_format]
+    if ext.lower() in OUTPUT_FORMATS:
+        return stem + ext
+    return stem + ".png"
+
+
+def plan_batch(sources, outdir, settings: BatchSettings, *, recursive: bool = False,
+               patterns=()) -> list:
+    """List a batch's inputs and their outputs under ``outdir``.
+
+    The output tree mirrors each source directory (its files land directly
+    in ``outdir``, its subdirectories below it); a file source lands in
+    ``outdir`` under its own name. Two inputs that would write the same
+    output, or an output that is one of the inputs, make an item with an
+    :class:`OutputError` (73) instead; the first input in order keeps the
+    output.
+
+    Returns
+    -------
+    list of BatchItem
+        In a stable order: sources as given, files sorted within each.
+
+    Raises
+    ------
+    OutputError
+        When ``outdir`` is one of the source directories (73).
+    """
+    outdir = os.fspath(outdir)
+    for src in sources:
+        if os.path.isdir(src) and os.path.isdir(outdir) and _same_path(src, outdir):
+            raise OutputError(outdir, "the output directory is a source directory; "
+                                      "give another one")
+    found = collect_inputs(sources, recursive=recursive, patterns=patterns, exclude=[outdir])
+    input_keys = {os.path.realpath(path) for path, _, error in found if error is None}
+    items, owners = [], {}
+
+    def claim(item, rel, path):
+        if rel in owners:
+            return OutputError(path, f"would also be the output of {owners[rel]!r}; "
+                                     "rename one of the inputs")
+        if os.path.realpath(path) in input_keys:
+            return OutputError(path, "is an input file; refusing to overwrite it")
+        return None
+
+    for path, rel, error in found:
+        if error is not None:
+            items.append(BatchItem(path, None, error=error))
+            continue
+        out_rel = output_name(rel, settings)
+        item = BatchItem(path, os.path.join(outdir, out_rel), rel=out_rel)
+        if settings.write_codebooks:
+            item.codebook_rel = os.path.splitext(out_rel)[0] + ".json"
+            item.codebook_output = os.path.join(outdir, item.codebook_rel)
+        item.error = claim(item, out_rel, item.output)
+        if item.error is None and item.codebook_rel is not None:
+            item.error = claim(item, item.codebook_rel, item.codebook_output)
+        if item.error is None:
+            owners[out_rel] = path
+            if item.codebook_rel is not None:
+                owners[item.codebook_rel] = path
+        items.append(item)
+    return items
+
+
+# --------------------------------------------------------------------------
+# The manifest: which outputs are finished, from what, with which options
+
+
+class _Manifest:
+    """Finished outputs of OUTDIR, read at start, appended as files finish.
+
+    A line is written only after its output was renamed into place, so a
+    missing or torn line only means a file is redone.
+    """
+
+    def __init__(self, outdir):
+        self.path = os.path.join(outdir, MANIFEST_NAME)
+        self.entries = {}
+        self._fd = None
+        self._appended = False
+        try:
+            with open(self.path, "rb") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            lines = []
+        for line in lines:
+            try:
+                entry = json.loads(line)
+                self.entries[entry["output"]] = entry
+            except (ValueError, KeyError, TypeError):
+                continue
+
+    def up_to_date(self, item: BatchItem, options_key: str):
+        """The entry of ``item``'s output if it can be skipped, else None.
+
+        Skipped when: the output was recorded from the same input with the
+        same options, the input's size and mtime are those recorded, the
+        output is the file recorded (same size and mtime) and is not older
+        than the input, and the per-image codebook (if any) exists.
+        """
+        entry = self.entries.get(item.rel)
+        if not entry or _options_key(entry.get("options")) != options_key:
+            return None
+        if entry.get("input") != os.path.abspath(item.input):
+            return None
+        try:
+            src = os.stat(item.input)
+            out = os.stat(item.output)
+        except OSError:
+            return None
+        if (src.st_mtime_ns, src.st_size) != (entry.get("input_mtime_ns"), entry.get("input_size")):
+            return None
+        if (out.st_mtime_ns, out.st_size) != (entry.get("output_mtime_ns"), entry.get("output_size")):
+            return None
+        if out.st_mtime_ns < src.st_mtime_ns:
+            return None
+        if entry.get("codebook_output") != item.codebook_rel:
+            return None
+        if item.codebook_output is not None and not os.path.isfile(item.codebook_output):
+            return None
+        return entry
+
+    def add(self, entry: dict) -> None:
+        """Record a finished output (one ``os.write`` of one line)."""
+        self.entries[entry["output"]] = entry
+        line = (json.dumps(entry, sort_keys=True) + "\n").encode("utf-8")
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            os.write(self._fd, line)
+            self._appended = True
+        except OSError:
+            pass  # without a manifest the file is merely redone next time
+
+    def close(self, compact: bool) -> None:
+        """Close; with ``compact``, rewrite atomically with one line per live output."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if not compact or not (self._appended or self.entries):
+            return
+        outdir = os.path.dirname(self.path)
+        live = [e for key, e in sorted(self.entries.items())
+                if os.path.isfile(os.path.join(outdir, key))]
+        data = "".join(json.dumps(e, sort_keys=True) + "\n" for e in live).encode("utf-8")
+        try:
+            with open(self.path, "rb") as f:
+                if f.read() == data:
+                    return
+        except OSError:
+            pass
+        from .imageio import write_bytes
+
+        try:
+            write_bytes(self.path, data)
+        except QuantizeError:
+            pass
+
+
+def _options_key(options) -> str:
+    return json.dumps(options, sort_keys=True)
+
+
+# --------------------------------------------------------------------------
+# The work of one file (in a worker process, or in-process with one job)
+
+_SETTINGS: Optional[BatchSettings] = None
+_IN_TASK = False
+
+
+class _Terminated(BaseException):
+    """Raised in a worker by SIGTERM while it processes a file."""
+
+
+def _on_sigterm(signum, frame):
+    if _IN_TASK:
+        raise _Terminated()  # unwinds through the atomic write, removing its temp file
+    os._exit(128 + signum)
+
+
+def _import_work_modules() -> None:
+    """Import what a file's work needs, once per process."""
+    from . import codebook, imageio, pipeline  # noqa: F401
+
+
+def _init_worker(settings: BatchSettings, threads: int) -> None:
+    """Worker initializer: ignore Ctrl-C (the parent decides), import once,
+    share the CPUs with the other workers."""
+    global _SETTINGS
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _SETTINGS = settings
+    # The k-means search's own threads: the CPUs are already shared out
+    # between the workers. A thread pool inherited through fork has no
+    # threads behind it in this process; drop it so a fresh one is made.
+    os.environ.setdefault("QUANTIZE_THREADS", str(threads))
+    _import_work_modules()
+    from . import kmeans
+
+    if getattr(kmeans, "_pool", None) is not None:
+        kmeans._pool = None
+
+
+def _worker_task(task) -> dict:
+    """Pool entry point: ``task`` is (input, output, codebook_output)."""
+    global _IN_TASK
+    _IN_TASK = True
+    try:
+        return _process_file(_SETTINGS, *task)
+    except _Terminated:
+        os._exit(128 + signal.SIGTERM)
+    finally:
+        _IN_TASK = False
+
+
+def _process_file(settings: BatchSettings, input_path, output_path, codebook_output) -> dict:
+    """Quantize one file and write its output(s) atomically; returns a plain dict.
+
+    Library errors become ``{"status": "failed", "exit_code": ...}``; any
+    other exception is an internal error (70). KeyboardInterrupt propagates.
+    """
+    from .codebook import codebook_to_dict, dumps_codebook
+    from .imageio import encode_palette_png, encode_rgb, format_for_path, load_rgb, write_all
+    from .pipeline import apply_codebook, quantize_image
+
+    started = time.perf_counter()
+    try:
+        try:
+            src = os.stat(input_path)
+        except FileNotFoundError:
+            raise InputMissingError(input_path, "no such file") from None
+        except OSError as exc:
+            raise InputMissingError(input_path, f"cannot read: {exc.strerror or exc}") from None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            pixels = load_rgb(input_path, max_pixels=settings.max_pixels, frame=settings.frame)
+            if settings.codebook is not None:
+                result = apply_codebook(pixels, settings.codebook)
+            else:
+                result = quantize_image(pixels, settings.k, max_iter=settings.max_iter,
+                                        eps=settings.eps, init=settings.init,
+                                        attempts=settings.attempts, seed=settings.seed)
+        if settings.mode == "palette":
+            data = encode_palette_png(result.labels, result.codebook, path=output_path)
+        else:
+            data = encode_rgb(result.reconstruct(), format_for_path(output_path, default="PNG"),
+                              path=output_path)
+        outputs = [(output_path, data)]
+        if codebook_output is not None:
+            options = dict(result.options, mode=settings.mode, color_space="srgb")
+            if not isinstance(options.get("init"), str):  # centres from --init CODEBOOK
+                options["init"] = settings.record()["init"]
+            doc = codebook_to_dict(result.codebook, result.counts, inertia=result.inertia,
+                                   options=options)
+            outputs.append((codebook_output, dumps_codebook(doc)))
+        write_all(outputs)  # all of them or none
+        out = os.stat(output_path)
+    except QuantizeError as exc:
+        return {"status": "failed", "exit_code": exc.exit_code, "error": exc.format_message(),
+                "seconds": time.perf_counter() - started}
+    except Exception as exc:  # a bug: reported, the batch goes on
+        return {"status": "failed", "exit_code": 70,
+                "error": f"{input_path!r}: internal error: {type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc() if settings.verbose else None,
+                "seconds": time.perf_counter() - started}
+    return {"status": "done", "k": result.k, "inertia": float(result.inertia),
+            "mse": float(result.mse), "seconds": time.perf_counter() - started,
+            "warnings": tuple(str(w.message) for w in caught),
+            "input_mtime_ns": src.st_mtime_ns, "input_size": src.st_size,
+            "output_mtime_ns": out.st_mtime_ns, "output_size": out.st_size}
+
+
+# --------------------------------------------------------------------------
+# Running a batch
+
+
+def _sigint_blocked():
+    """Block SIGINT in the calling thread; returns a function that restores the mask.
+
+    Worker processes started meanwhile inherit the blocked mask, so Ctrl-C
+    cannot reach one before its initializer ignores SIGINT.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        return lambda: None
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    return lambda: signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+class _Interrupts:
+    """Ctrl-C in the parent, counted rather than raised at a random point.
+
+    While installed, SIGINT only raises KeyboardInterrupt inside an
+    :meth:`armed` section (waiting for workers, or working on a file in
+    this process); elsewhere it is counted and the run loop checks the
+    count at its next step. Installed only over Python's default handler in
+    the main thread: an ignored SIGINT (a background job) stays ignored.
+    """
+
+    def __init__(self):
+        self.count = 0
+        self._armed = False
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        self.count += 1
+        if self._armed:
+            self._armed = False
+            raise KeyboardInterrupt
+
+    def __enter__(self):
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    @contextmanager
+    def armed(self, allowed: int = 0):
+        """Raise KeyboardInterrupt on Ctrl-C here (at once if more than
+        ``allowed`` were already counted)."""
+        if self.count > allowed:
+            raise KeyboardInterrupt
+        self._armed = True
+        try:
+            yield
+        finally:
+            self._armed = False
+
+
+class _Pool:
+    """A ProcessPoolExecutor whose workers can be stopped hard and whose
+    submissions never expose a new worker to SIGINT."""
+
+    def __init__(self, jobs: int, settings: BatchSettings):
+        self._before = set(multiprocessing.active_children())
+        threads = max(1, available_cpus() // jobs)
+        self.executor = cf.ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
+                                               initargs=(settings, threads))
+
+    def submit(self, item: BatchItem, inflight: dict, value) -> bool:
+        """Submit ``item`` and record its future in ``inflight`` before any
+        Ctrl-C can be raised, so that no started file goes untracked.
+        Returns False (nothing submitted) when the pool has broken."""
+        restore = _sigint_blocked()
+        try:
+            fut = self.executor.submit(_worker_task,
+                                       (item.input, item.output, item.codebook_output))
+            inflight[fut] = value
+            return True
+        except BrokenProcessPool:
+            return False
+        finally:
+            restore()
+
+    def terminate(self) -> None:
+        """SIGTERM every worker: each removes its temporary file and exits."""
+        for proc in multiprocessing.active_children():
+            if proc not in self._before:
+                try:
+                    proc.terminate()
+                except (OSError, AttributeError):
+                    pass
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def run_batch(items, settings: BatchSettings, outdir, *, jobs: Optional[int] = None,
+              force: bool = False, report=None,
+              callback: Optional[Callable[[str, object], None]] = None) -> BatchSummary:
+    """Process a planned batch: skip up-to-date outputs, run the rest in parallel.
+
+    Parameters
+    ----------
+    items : list of BatchItem
+        From :func:`plan_batch`.
+    settings : BatchSettings
+    outdir : str
+        The output directory; created if missing.
+    jobs : int or None
+        Worker processes; None: :func:`available_cpus`. With 1 (or one file
+        to do) the work runs in this process.
+    force : bool
+        Redo up-to-date outputs too.
+    report : str or None
+        Write one JSON line per input here (atomically; '-' is stdout).
+    callback : callable(event, payload) or None
+        ``('result', FileResult)`` for each input as it is settled, first the
+        ones settled without work (failed planning, skipped); then
+        ``('start', {'total', 'todo', 'jobs'})`` once before the work;
+        ``('interrupt', {'in_flight'})`` on the first Ctrl-C. Exceptions
+        raised by the callback propagate.
+
+    Returns
+    -------
+    BatchSummary
+        Results in the order of ``items``; ``exit_code`` is 130 when
+        interrupted, else the most severe per-file code.
+
+    Raises
+    ------
+    OutputError
+        When ``outdir`` cannot be created (73).
+    """
+    started = time.perf_counter()
+    emit = callback or (lambda event, payload: None)
+    outdir = os.fspath(outdir)
+    try:
+        os.makedirs(outdir, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(outdir, "exists and is not a directory") from None
+    except OSError as exc:
+        raise OutputError(outdir, f"cannot create the output directory: {exc.strerror or exc}") from None
+    manifest = _Manifest(outdir)
+    record = settings.record()
+    options_key = _options_key(record)
+
+    results = [None] * len(items)
+    todo = []
+
+    def settle(index, result):
+        if results[index] is None:
+            results[index] = result
+            emit("result", result)
+
+    made_dirs = set()
+    for index, item in enumerate(items):
+        if item.error is not None:
+            settle(index, _failed(item, item.error))
+            continue
+        entry = None if force else manifest.up_to_date(item, options_key)
+        if entry is not None:
+            settle(index, FileResult(item.input, item.output, "skipped", k=entry.get("k"),
+                                     inertia=entry.get("inertia"), mse=entry.get("mse")))
+            continue
+        parent = os.path.dirname(item.output)
+        if parent not in made_dirs:
+            try:
+                os.makedirs(parent, exist_ok=True)
+            except OSError as exc:
+                settle(index, _failed(item, OutputError(
+                    item.output, f"cannot create its directory: {exc.strerror or exc}")))
+                continue
+            made_dirs.add(parent)
+        todo.append(index)
+
+    def finish(index, payload):
+        if results[index] is not None:
+            return
+        item = items[index]
+        if payload["status"] == "done":
+            manifest.add({
+                "output": item.rel, "input": os.path.abspath(item.input),
+                "options": record, "codebook_output": item.codebook_rel,
+                "k": payload["k"], "inertia": payload["inertia"], "mse": payload["mse"],
+                **{key: payload[key] for key in ("input_mtime_ns", "input_size",
+                                                 "output_mtime_ns", "output_size")}})
+        settle(index, FileResult(
+            item.input, item.output, payload["status"], k=payload.get("k"),
+            inertia=payload.get("inertia"), mse=payload.get("mse"),
+            seconds=payload.get("seconds", 0.0), error=payload.get("error"),
+            exit_code=payload.get("exit_code", 0), warnings=payload.get("warnings", ()),
+            traceback=payload.get("traceback")))
+
+    jobs = available_cpus() if jobs is None else max(1, int(jobs))
+    jobs = min(jobs, len(todo)) if todo else 1
+    interrupted = False
+    try:
+        with _Interrupts() as interrupts:
+            if jobs == 1:
+                interrupted = _run_serial(todo, items, settings, finish, emit, interrupts)
+            else:
+                interrupted = _run_parallel(todo, items, settings, jobs, finish, emit, interrupts)
+    finally:
+        for index, item in enumerate(items):
+            if results[index] is None:
+                results[index] = FileResult(item.input, item.output, "cancelled",
+                                            error="interrupted before it was done", exit_code=130)
+        manifest.close(compact=not interrupted)
+        summary = BatchSummary(results, time.perf_counter() - started, interrupted)
+        if report is not None:
+            _write_report(report, results)
+    return summary
+
+
+def _failed(item: BatchItem, error: QuantizeError) -> FileResult:
+    return FileResult(item.input, item.output, "failed", error=error.format_message(),
+                      exit_code=error.exit_code)
+
+
+def _write_report(path, results) -> None:
+    from .imageio import write_bytes
+
+    lines = "".join(json.dumps(r.to_json()) + "\n" for r in results)
+    write_bytes(path, lines.encode("utf-8"))
+
+
+def _run_serial(todo, items, settings, finish, emit, interrupts) -> bool:
+    """One file after another in this process; returns True when interrupted.
+
+    Ctrl-C stops the file in progress at once (its temporary file is
+    removed); finished files are always recorded.
+    """
+    _import_work_modules()
+    emit("start", {"total": len(items), "todo": len(todo), "jobs": 1})
+    try:
+        for index in todo:
+            item = items[index]
+            with interrupts.armed():
+                payload = _process_file(settings, item.input, item.output, item.codebook_output)
+            finish(index, payload)
+        if interrupts.count:
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        emit("interrupt", {"in_flight": 0})
+        return True
+    return False
+
+
+def _run_parallel(todo, items, settings, jobs, finish, emit, interrupts) -> bool:
+    """Files across ``jobs`` worker processes; returns True when interrupted.
+
+    At most ``2 * jobs`` files are in flight. If a worker dies (killed, out
+    of memory, a crash in a decoder), the pool is rebuilt and the files that
+    were in flight are retried one at a time, so the one that kills its
+    worker is pinned down and reported (70) while the others complete.
+    """
+    # Imported here, before the workers fork, so that each starts with them.
+    _import_work_modules()
+    queue = deque(todo)
+    suspects = deque()
+    inflight = {}  # future -> (index, ran alone)
+    window = jobs * _IN_FLIGHT_PER_WORKER
+    pool = _Pool(jobs, settings)
+
+    def fill():
+        nonlocal pool
+        while True:
+            if suspects:
+                if inflight:
+                    return
+                index, alone, source = suspects.popleft(), True, suspects
+            elif queue and len(inflight) < window:
+                index, alone, source = queue.popleft(), False, queue
+            else:
+                return
+            if not pool.submit(items[index], inflight, (index, alone)):
+                # The pool broke since the last wait (a worker died): the
+                # futures in flight will say so; with none, rebuild it now.
+                source.appendleft(index)
+                if inflight:
+                    return
+                pool.shutdown()
+                pool = _Pool(jobs, settings)
+
+    def settle(fut) -> bool:
+        """Record one finished future; returns True when it reports a broken pool."""
+        index, alone = inflight[fut]
+        broken = False
+        try:
+            payload = fut.result()
+        except cf.CancelledError:
+            payload = None
+        except BrokenProcessPool:
+            broken, payload = True, None
+            if alone:
+                payload = {"status": "failed", "exit_code": 70, "error":
+                           f"{items[index].input!r}: internal error: the worker process died "
+                           "on this file (killed, out of memory or crashed)"}
+            else:
+                suspects.append(index)
+        except Exception as exc:
+            payload = {"status": "failed", "exit_code": 70, "error":
+                       f"{items[index].input!r}: internal error: {type(exc).__name__}: {exc}"}
+        if payload is not None:
+            finish(index, payload)
+        del inflight[fut]
+        return broken
+
+    try:
+        try:
+            fill()
+            emit("start", {"total": len(items), "todo": len(todo), "jobs": jobs})
+            while inflight:
+                with interrupts.armed():
+                    done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
+                broken = False
+                for fut in done:
+                    broken = settle(fut) or broken
+                if broken:
+                    # The pool is gone with every file in flight: retry those alone.
+                    for fut in list(inflight):
+                        if fut.done() and not isinstance(fut.exception(), BrokenProcessPool):
+                            settle(fut)
+                        else:
+                            suspects.append(inflight.pop(fut)[0])
+                    pool.shutdown()
+                    pool = _Pool(jobs, settings)
+                if interrupts.count:
+                    raise KeyboardInterrupt
+                fill()
+        except KeyboardInterrupt:
+            pass
+        else:
+            return False
+        # First Ctrl-C: start nothing new, let the files in progress finish.
+        first = max(1, interrupts.count)
+        for fut in list(inflight):
+            if fut.cancel():
+                del inflight[fut]
+        emit("interrupt", {"in_flight": len(inflight)})
+        try:
+            while inflight:
+                with interrupts.armed(allowed=first):
+                    done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
+                for fut in done:
+                    settle(fut)
+        except KeyboardInterrupt:
+            # Second Ctrl-C: abandon them; each worker removes its temporary file.
+            pool.terminate()
+        return True
+    finally:
+        pool.shutdown()
+
+
+# --------------------------------------------------------------------------
+# One codebook for many images
+
+
+def fit_shared_codebook(paths, k: int, *, max_iter: int = 100, eps: float = 0.25,
+                        init: str = "kmeans++", attempts: int = 1, seed=0, callback=None,
+                        max_pixels: int = 1 << 28, frame=None):
+    """Fit one codebook to the combined colour histogram of several images.
+
+    Each image contributes its distinct colours weighted by their pixel
+    counts, so the result is k-means on all the images' pixels together.
+
+    Parameters
+    ----------
+    paths : iterable of str
+        Image files ('-' for standard input, at most once).
+    k : int
+        Largest number of codes.
+    max_iter, eps, init, attempts, seed
+        As in :func:`quantize.pipeline.quantize_image`.
+    callback : callable(path) or None
+        Called after each image is read.
+    max_pixels, frame
+        As in :func:`quantize.imageio.load_rgb`.
+
+    Returns
+    -------
+    (HistogramFit, int)
+        The fit (codebook most used first, counts over all images) and the
+        number of images.
+
+    Raises
+    ------
+    InputMissingError, BadImageError
+        On the first input that cannot be read or decoded (66, 65).
+    """
+    from .histogram import colour_histogram, merge_histograms, pixel_keys
+    from .imageio import load_rgb
+    from .pipeline import fit_histogram
+
+    pending, base, size, n = [], 0, 0, 0
+    for path in paths:
+        pending.append(colour_histogram(pixel_keys(load_rgb(path, max_pixels=max_pixels,
+                                                           frame=frame))))
+        size += len(pending[-1])
+        n += 1
+        if size > 2 * base + 4_000_000:  # bound memory: merge now and then
+            pending = [merge_histograms(pending)]
+            base = size = len(pending[0])
+        if callback is not None:
+            callback(path)
+    if not pending:
+        raise ValueError("need at least one image")
+    hist = pending[0] if len(pending) == 1 else merge_histograms(pending)
+    fit = fit_histogram(hist, int(k), max_iter=max_iter, eps=eps, init=init,
+                        attempts=attempts, seed=seed)
+    return fit, n
