@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 import sys
 import tempfile
 import threading
@@ -533,19 +534,55 @@ def atomic_write(path):
     WriteError
         Writing, syncing or renaming failed (74).
     """
-    fd, tmp = _make_temp(path)
+    kind, target = _output_target(path)
+    if kind == "stream":
+        try:
+            with open(target, "wb") as f:
+                yield f
+        except OSError as exc:
+            raise WriteError(path, f"write failed: {exc.strerror or exc}") from None
+        return
+    fd, tmp = _make_temp(target)
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except OSError as exc:
         _unlink_quietly(tmp)
         raise WriteError(path, f"write failed: {exc.strerror or exc}") from None
     except BaseException:
         _unlink_quietly(tmp)
         raise
+
+
+def _output_target(path):
+    """How to write ``path``: ``("stream", path)`` for an existing file that is
+    neither regular nor a directory (a device such as /dev/null, a FIFO),
+    which is written in place, since renaming over it would replace the device
+    node; else ``("file", target)``, replaced through a temporary file, where
+    a symlink is resolved so that the link is kept and its file replaced."""
+    path = os.fspath(path)
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        return "stream", path
+    if os.path.islink(path):
+        return "file", os.path.realpath(path)
+    return "file", path
+
+
+def _write_stream(path, data: bytes) -> None:
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise WriteError(path, f"write failed: {exc.strerror or exc}") from None
 
 
 def _unlink_quietly(path) -> None:
@@ -560,7 +597,8 @@ def write_all(outputs) -> None:
 
     Every file's bytes go to its own temporary file first; only when all are
     written and synced are they renamed into place. A '-' path goes to
-    standard output, after the files.
+    standard output, and a device or FIFO (e.g. /dev/null) is written in
+    place, after the files.
 
     Parameters
     ----------
@@ -573,12 +611,17 @@ def write_all(outputs) -> None:
     """
     outputs = list(outputs)
     pending = []
+    streams = []
     try:
         for path, data in outputs:
             if str(path) == "-":
                 continue
-            fd, tmp = _make_temp(path)
-            pending.append((tmp, path))
+            kind, target = _output_target(path)
+            if kind == "stream":
+                streams.append((path, data))
+                continue
+            fd, tmp = _make_temp(target)
+            pending.append((tmp, target))
             # Write through mkstemp's descriptor: the name is never reopened.
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -593,6 +636,8 @@ def write_all(outputs) -> None:
     finally:
         for tmp, _ in pending:
             _unlink_quietly(tmp)
+    for path, data in streams:  # devices and FIFOs, after the files
+        _write_stream(path, data)
     for path, data in outputs:
         if str(path) == "-":
             _write_stdout(data)

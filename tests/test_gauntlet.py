@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -774,6 +775,39 @@ def test_symlink_planted_at_a_predictable_temporary_name_is_not_followed(
     assert trap.is_symlink() and os.readlink(trap) == str(victim)
     assert listing(out) == [".o.png.guess1.tmp", "o.png"]
     np.testing.assert_array_equal(rgb_of(out / "o.png"), few_colours())
+
+
+def test_output_through_a_symlink_replaces_its_file_and_keeps_the_link(small_png, out, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "real.png").write_bytes(b"old picture")
+    link = out / "current.png"
+    link.symlink_to(elsewhere / "real.png")
+    assert_success(invoke("image", small_png, "-o", link))
+    assert link.is_symlink() and os.readlink(link) == str(elsewhere / "real.png")
+    np.testing.assert_array_equal(rgb_of(elsewhere / "real.png"), few_colours())
+    assert listing(out) == ["current.png"] and listing(elsewhere) == ["real.png"]
+
+
+def test_device_and_fifo_outputs_are_written_in_place(small_png, out):
+    # Renaming a temporary file over /dev/null (as root) would replace the
+    # device: devices and FIFOs are written directly. Checked on a FIFO, and
+    # on /dev/null without writing to it.
+    import threading
+
+    assert quantize.imageio._output_target("/dev/null") == ("stream", "/dev/null")
+    assert quantize.imageio._output_target(str(out / "new.png")) == ("file", str(out / "new.png"))
+    fifo = out / "pipe.png"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    r = invoke("image", small_png, "-o", fifo)
+    reader.join(timeout=30)
+    assert_success(r)
+    assert received and received[0].startswith(b"\x89PNG")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert listing(out) == ["pipe.png"]
 
 
 class _FullDisk:
