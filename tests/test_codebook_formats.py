@@ -247,6 +247,24 @@ def test_unknown_codebook_extension_is_a_usage_error(run, small_png, out_dir):
     assert os.listdir(out_dir) == []
 
 
+def test_apply_reads_every_format(run, small_png, out_dir):
+    r = run("image", small_png, "-k", "7", "-o", out_dir / "ref.png", "--codebook",
+            out_dir / "ref.json")
+    assert r.exit_code == 0, r.output
+    reference = load_codebook(out_dir / "ref.json").colors
+    outputs = []
+    for ext in EXTENSIONS:
+        book = out_dir / f"book{ext}"
+        book.write_bytes(encode_codebook(reference, CODEBOOK_FORMATS[ext], counts=np.ones(7)))
+        out = out_dir / f"applied-{ext[1:]}.png"
+        r = run("apply", small_png, "-c", book, "-o", out)
+        assert r.exit_code == 0, (ext, r.output)
+        np.testing.assert_array_equal(palette_of(out), reference.ravel())
+        outputs.append(out.read_bytes())
+    # The same colours from any format give the same bytes.
+    assert len(set(outputs)) == 1
+
+
 def test_init_accepts_every_format(run, small_png, out_dir, tmp_path):
     start = np.array([[20, 20, 20], [120, 90, 70], [200, 180, 160], [90, 60, 40], [160, 120, 90]],
                      dtype=np.uint8)
@@ -281,6 +299,21 @@ def test_init_codebook_fixes_k(run, small_png, out_dir, tmp_path):
     r = run("image", small_png, "--init", bad, "-o", out_dir / "z.png")
     assert r.exit_code == 65
     assert not (out_dir / "z.png").exists()
+
+
+def test_palette_command_writes_and_inits_from_every_format(run, small_png, write_png, out_dir,
+                                                            blobs):
+    other = write_png(blobs, "blobs.png")
+    for ext in EXTENSIONS:
+        book = out_dir / f"shared{ext}"
+        r = run("palette", small_png, other, "-k", "6", "-o", book)
+        assert r.exit_code == 0, (ext, r.output)
+        assert load_codebook(book).fmt == CODEBOOK_FORMATS[ext]
+    colours = {ext: load_codebook(out_dir / f"shared{ext}").colors.tolist() for ext in EXTENSIONS}
+    assert len({json.dumps(v) for v in colours.values()}) == 1
+    r = run("palette", small_png, other, "--init", out_dir / "shared.gpl", "-o", out_dir / "re.json")
+    assert r.exit_code == 0, r.output
+    assert json.loads((out_dir / "re.json").read_text())["options"]["init"] == str(out_dir / "shared.gpl")
 
 
 # --------------------------------------------------------------------------
@@ -324,3 +357,30 @@ def test_swatch_failure_leaves_nothing(run, small_png, out_dir):
     r = run("image", small_png, "-o", out_dir / "o.png", "--swatch", out_dir / "o.png")
     assert r.exit_code == 73
     assert os.listdir(out_dir) == []
+
+
+def test_palette_swatch(run, small_png, out_dir):
+    r = run("palette", small_png, "-k", "5", "-o", out_dir / "p.gpl", "--swatch", out_dir / "s.png")
+    assert r.exit_code == 0, r.output
+    book = load_codebook(out_dir / "p.gpl").colors
+    pixels = rgb_of(out_dir / "s.png")
+    for colour in book.tolist():
+        assert (pixels == colour).all(axis=2).sum() >= 32 * 32
+
+
+def test_batch_reads_every_format_and_inits_from_one(run, small_png, tmp_path, out_dir):
+    book = np.array([[30, 20, 10], [200, 150, 120], [120, 90, 60]], dtype=np.uint8)
+    for ext in EXTENSIONS:
+        path = tmp_path / f"book{ext}"
+        path.write_bytes(encode_codebook(book, CODEBOOK_FORMATS[ext]))
+        # --codebook: every image mapped onto it.
+        r = run("batch", small_png, "-o", out_dir / f"c{ext[1:]}", "--codebook", path, "-j", "1")
+        assert r.exit_code == 0, (ext, r.output)
+        np.testing.assert_array_equal(palette_of(out_dir / f"c{ext[1:]}" / "chelsea.png"),
+                                      book.ravel())
+    # --init: each image's k-means starts from it; per-image codebooks are JSON-clean.
+    r = run("batch", small_png, "-o", out_dir / "i", "--init", tmp_path / "book.gpl",
+            "--write-codebooks", "-j", "1")
+    assert r.exit_code == 0, r.output
+    doc = json.loads((out_dir / "i" / "chelsea.json").read_text())
+    assert doc["options"]["k"] == 3 and doc["k"] <= 3
