@@ -243,13 +243,13 @@ def apply_codebook(pixels, codebook) -> QuantizeResult:
 
 
 #: Coarse bins aimed at per code for the first k-means pass.
-BINS_PER_CODE = 32
-MIN_BINS = 4096
+BINS_PER_CODE = 64
+MIN_BINS = 16384
 #: Lloyd steps on bins one level finer (half the cell size), then on every
 #: distinct colour: each level starts from the previous level's centres.
-REFINE_STEPS = 3
+REFINE_STEPS = 5
 REFINE_LEVELS = 2
-POLISH_STEPS = 1
+POLISH_STEPS = 2
 #: k-means++ seeds from cells twice as large when there are this many per code.
 SEED_CELLS_PER_CODE = 4
 
