@@ -475,3 +475,11 @@ print(batch.run_batch(items, settings, {str(tmp_path / "out")!r}, jobs=2).descri
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "2 done" in r.stdout
+
+
+def test_batch_module_imports_neither_click_nor_tqdm():
+    code = ("import sys, quantize.batch; "
+            "print(sorted(m for m in ('click', 'tqdm', 'numpy', 'PIL') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
