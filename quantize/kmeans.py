@@ -156,6 +156,17 @@ _PARALLEL_MIN_PAIRS = 1 << 21
 _pool = None
 
 
+def _forget_pool() -> None:
+    # A forked child inherits the pool object but not its threads: using it
+    # would hang, so the child starts its own when it needs one.
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _n_threads() -> int:
     """Threads for the nearest-centre search: $QUANTIZE_THREADS, else the CPUs (at most 8)."""
     env = os.environ.get("QUANTIZE_THREADS", "")
