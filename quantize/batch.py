@@ -741,7 +741,8 @@ class _Pool:
 
 def run_batch(items, settings: BatchSettings, outdir, *, jobs: Optional[int] = None,
               force: bool = False, report=None,
-              callback: Optional[Callable[[str, object], None]] = None) -> BatchSummary:
+              callback: Optional[Callable[[str, object], None]] = None,
+              backend=None) -> BatchSummary:
     """Process a planned batch: skip up-to-date outputs, run the rest in parallel.
 
     Parameters
@@ -764,6 +765,11 @@ def run_batch(items, settings: BatchSettings, outdir, *, jobs: Optional[int] = N
         ``('start', {'total', 'todo', 'jobs'})`` once before the work;
         ``('interrupt', {'in_flight'})`` on the first Ctrl-C. Exceptions
         raised by the callback propagate.
+    backend : object or None
+        Runs the files elsewhere instead of the local pool: an object with
+        ``run(todo, items, settings, finish, emit, interrupts) -> interrupted``
+        such as :class:`quantize.distributed.DaskBackend`; ``jobs`` is then
+        unused. Planning, skipping, the manifest and the report stay here.
 
     Returns
     -------
@@ -841,7 +847,9 @@ def run_batch(items, settings: BatchSettings, outdir, *, jobs: Optional[int] = N
     interrupted = False
     try:
         with _Interrupts() as interrupts:
-            if jobs == 1:
+            if backend is not None:  # e.g. a Dask cluster (quantize.distributed)
+                interrupted = backend.run(todo, items, settings, finish, emit, interrupts)
+            elif jobs == 1:
                 interrupted = _run_serial(todo, items, settings, finish, emit, interrupts)
             else:
                 interrupted = _run_parallel(todo, items, settings, jobs, finish, emit, interrupts)

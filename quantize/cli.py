@@ -395,6 +395,39 @@ def output_options(fn):
     return fn
 
 
+def scheduler_options(fn):
+    """--scheduler and --scheduler-timeout: run the work on a Dask cluster."""
+    options = [
+        click.option("--scheduler", metavar="ADDRESS", envvar="QUANTIZE_SCHEDULER",
+                     default=None, show_envvar=True,
+                     help="Run the work on a Dask cluster: tcp://HOST:PORT of its scheduler, or "
+                          "'local-dask' for a LocalCluster on 127.0.0.1 (-j workers). Inputs and "
+                          "outputs must be at the same paths on every worker. Needs the extra "
+                          "quantize[dask].  [default: local worker processes]"),
+        click.option("--scheduler-timeout", type=click.FloatRange(min=0, min_open=True),
+                     default=10.0, show_default=True, metavar="SECONDS",
+                     help="How long to wait for the scheduler to answer (else exit 69)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _dask_client(scheduler, timeout, workers=None):
+    """A context manager yielding a Dask client for ``scheduler``, or None without one."""
+    import contextlib
+
+    if not scheduler:
+        return contextlib.nullcontext(None)
+    from .distributed import DaskMissingError, connect, require_dask
+
+    try:
+        require_dask()
+    except DaskMissingError as exc:
+        raise click.UsageError(str(exc)) from None
+    return connect(scheduler, timeout=timeout, workers=workers)
+
+
 def _refuse_terminals(inputs=(), output=None) -> None:
     """Usage errors for binary data to a terminal, or '-' read from a terminal."""
     if output == "-" and sys.stdout is not None and sys.stdout.isatty():
@@ -451,6 +484,7 @@ def _explicit(names) -> list:
                    "(NAME.json).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes.  [default: the number of CPUs]")
+@scheduler_options
 @click.option("--force", is_flag=True, help="Redo every file, even the up-to-date ones.")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar on stderr.  [default: when stderr is a terminal]")
@@ -466,8 +500,8 @@ def _explicit(names) -> list:
 @input_options
 @_reports_errors
 def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, attempts, seed,
-          mode, out_format, codebook_path, write_codebooks, jobs, force, progress, report_path,
-          as_json, quiet, verbose, max_pixels, frame):
+          mode, out_format, codebook_path, write_codebooks, jobs, scheduler, scheduler_timeout,
+          force, progress, report_path, as_json, quiet, verbose, max_pixels, frame):
     """Quantize many images (files, or directories of them) into OUTDIR, in parallel.
 
     The output tree mirrors the input tree; palette mode writes NAME.png,
@@ -485,6 +519,12 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
     \b
     Every file is tried; each failure is one line on stderr, and the exit
     code is the most severe of all files (70 > 74 > 73 > 65 > 66 > 99 > 0).
+
+    \b
+    With --scheduler (or $QUANTIZE_SCHEDULER) the files are done by the
+    workers of a Dask cluster instead, with the same outputs, skipping,
+    report and exit codes; each task is a file's paths, so the inputs and
+    OUTDIR must be on storage every worker sees at the same paths.
 
     \b
     Note: in 'image', --codebook names a file to write; here it names a
@@ -507,6 +547,7 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
                                "(the codebook is the one given)")
     if as_json and report_path == "-":
         raise click.UsageError("--json and --report - would both write to standard output")
+    dask_client = _dask_client(scheduler, scheduler_timeout, workers=jobs)
 
     from . import batch as batchlib
 
@@ -583,8 +624,14 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
                 state["bar"].update(1)
 
     try:
-        summary = batchlib.run_batch(items, settings, outdir, jobs=jobs, force=force,
-                                     report=report_path, callback=on_event)
+        with dask_client as client:
+            backend = None
+            if client is not None:
+                from .distributed import DaskBackend
+
+                backend = DaskBackend(client)
+            summary = batchlib.run_batch(items, settings, outdir, jobs=jobs, force=force,
+                                         report=report_path, callback=on_event, backend=backend)
     finally:
         if state["bar"] is not None:
             state["bar"].close()
@@ -614,12 +661,13 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
                    "the pixels.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object with images, k, iterations, inertia, MSE, PSNR, seconds.")
+@scheduler_options
 @click.option("-q", "--quiet", is_flag=True, help="Print no warnings.")
 @click.option("-v", "--verbose", count=True, help="Print a summary; with an internal error, a traceback.")
 @input_options
 @_reports_errors
 def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, init, attempts, seed,
-            swatch_path, as_json, quiet, verbose, max_pixels, frame):
+            swatch_path, as_json, scheduler, scheduler_timeout, quiet, verbose, max_pixels, frame):
     """Fit one codebook to several images IN... and write it to a file.
 
     The images' colour histograms are added up, so every pixel of every
@@ -627,7 +675,9 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
     Map images onto it with 'quantize apply' or 'quantize batch --codebook'.
     Any unreadable input stops the command (no codebook is written). The
     format follows the extension of -o: .json, .gpl, .act, .csv, .txt or
-    .npy ('-' writes JSON).
+    .npy ('-' writes JSON). With --scheduler, Dask workers build the
+    histograms (the images stay where they are) and the client fits once:
+    the same codebook as without it.
 
     \b
     Examples:
@@ -636,6 +686,9 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
     """
     if list(inputs).count("-") > 1:
         raise click.UsageError("standard input ('-') can be read only once")
+    if scheduler and "-" in inputs:
+        raise click.UsageError("--scheduler reads files on the workers, not standard input")
+    dask_client = _dask_client(scheduler, scheduler_timeout)
     _refuse_terminals(inputs=inputs)
     from .codebook import codebook_format, codebook_to_dict, encode_codebook
 
@@ -674,9 +727,17 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fit, n_images = fit_shared_codebook(paths, colors, max_iter=max_iter, eps=eps, init=init,
-                                            attempts=attempts, seed=seed,
-                                            max_pixels=max_pixels, frame=frame)
+        with dask_client as client:
+            if client is None:
+                fit, n_images = fit_shared_codebook(paths, colors, max_iter=max_iter, eps=eps,
+                                                    init=init, attempts=attempts, seed=seed,
+                                                    max_pixels=max_pixels, frame=frame)
+            else:
+                from .distributed import fit_shared_codebook_dask
+
+                fit, n_images = fit_shared_codebook_dask(
+                    client, paths, colors, max_iter=max_iter, eps=eps, init=init,
+                    attempts=attempts, seed=seed, max_pixels=max_pixels, frame=frame)
     _echo_warnings(caught, quiet)
     options = {"k": colors, "max_iter": max_iter, "eps": eps, "init": init_label,
                "attempts": attempts, "seed": seed, "color_space": "srgb"}

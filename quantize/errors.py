@@ -23,6 +23,7 @@ EXIT_CODES = {
     2: "usage error (bad option or value)",
     65: "input is not a decodable/supported image, or its data is bad",
     66: "input missing or unreadable",
+    69: "service unavailable (the Dask scheduler did not answer)",
     70: "internal error (a bug)",
     73: "output cannot be created (is the input, bad directory, ...)",
     74: "I/O error while writing",

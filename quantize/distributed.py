@@ -1,0 +1,448 @@
+"""Batches larger than one machine: ``quantize batch`` and ``palette`` on Dask.
+
+The optional backend behind ``--scheduler`` (extra ``quantize[dask]``). The
+client plans the batch, checks the manifest and writes it, the report and
+the summary exactly as for the local process pool; only the work of each
+file moves: a task is the file's *paths* (input, output, per-image
+codebook), and a Dask worker reads the input and writes the output(s)
+atomically on storage it shares with the client, with the same function the
+local workers run (:func:`quantize.batch._process_file`). So outputs,
+skipping, report lines and exit codes are those of a local batch.
+
+``quantize palette --scheduler`` sends each image's path to a worker, which
+returns the image's colour histogram (distinct colours and their counts,
+never the pixels); the client merges them (:func:`merge_histograms`, exact
+integer sums) and runs k-means once, so the codebook equals the local one.
+
+This module imports dask only inside its functions: without the extra,
+``import quantize.distributed`` works and :func:`require_dask` says what to
+install.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from typing import Optional
+
+from .errors import QuantizeError
+
+__all__ = [
+    "DASK_EXTRA_HINT",
+    "LOCAL_DASK",
+    "SCHEDULER_ENV",
+    "DaskMissingError",
+    "SchedulerUnavailableError",
+    "SchedulerAddressError",
+    "DaskBackend",
+    "dask_available",
+    "require_dask",
+    "resolve_scheduler",
+    "connect",
+    "fit_shared_codebook_dask",
+]
+
+#: The environment variable read when ``--scheduler`` is not given.
+SCHEDULER_ENV = "QUANTIZE_SCHEDULER"
+
+#: The ``--scheduler`` value that starts a LocalCluster on 127.0.0.1.
+LOCAL_DASK = "local-dask"
+
+DASK_EXTRA_HINT = "install it with: pip install 'quantize[dask]'"
+
+#: Tasks in flight per worker thread: enough to hide the scheduler's round
+#: trip, few enough that Ctrl-C has little to cancel.
+_IN_FLIGHT_PER_THREAD = 4
+
+
+class DaskMissingError(Exception):
+    """Dask was asked for but ``dask.distributed`` is not installed (a usage error)."""
+
+
+class SchedulerAddressError(QuantizeError):
+    """The scheduler address is malformed (a usage error, 2)."""
+
+    exit_code = 2
+
+
+class SchedulerUnavailableError(QuantizeError):
+    """The Dask scheduler did not answer within the timeout (69, EX_UNAVAILABLE)."""
+
+    exit_code = 69
+
+
+def dask_available() -> bool:
+    """True when ``dask.distributed`` can be imported (without importing it)."""
+    from importlib.util import find_spec
+
+    try:
+        return find_spec("distributed") is not None and find_spec("dask") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def require_dask() -> None:
+    """Raise :class:`DaskMissingError` naming the extra when Dask is missing."""
+    if not dask_available():
+        raise DaskMissingError(f"--scheduler needs dask.distributed, which is not installed; "
+                               f"{DASK_EXTRA_HINT}")
+
+
+def resolve_scheduler(option: Optional[str]) -> Optional[str]:
+    """The scheduler to use: the option, else $QUANTIZE_SCHEDULER, else None (local pool).
+
+    Examples
+    --------
+    >>> resolve_scheduler("tcp://10.0.0.5:8786")
+    'tcp://10.0.0.5:8786'
+    """
+    value = option if option else os.environ.get(SCHEDULER_ENV, "")
+    value = value.strip()
+    return value or None
+
+
+def _sigint_blocked():
+    from .batch import _sigint_blocked as blocked
+
+    return blocked()
+
+
+@contextmanager
+def connect(address: str, *, timeout: float = 10.0, workers: Optional[int] = None):
+    """Connect a Dask client to ``address`` (or start a LocalCluster), close it after.
+
+    Parameters
+    ----------
+    address : str
+        ``tcp://HOST:PORT`` (any address ``distributed.Client`` takes), or
+        ``'local-dask'``: a LocalCluster of worker processes with one
+        thread each, on 127.0.0.1 only, without a dashboard.
+    timeout : float
+        Seconds to wait for the scheduler to answer.
+    workers : int or None
+        Worker processes of a ``local-dask`` cluster; None: the CPUs.
+
+    Yields
+    ------
+    distributed.Client
+
+    Raises
+    ------
+    DaskMissingError
+        When dask.distributed is not installed.
+    SchedulerUnavailableError
+        When the scheduler does not answer within ``timeout`` (69).
+    SchedulerAddressError
+        When ``address`` is malformed (2).
+    """
+    require_dask()
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    # Processes and threads started here inherit a blocked SIGINT, so Ctrl-C
+    # reaches only the client's main thread, which cancels the work itself.
+    restore = _sigint_blocked()
+    try:
+        try:
+            if address == LOCAL_DASK:
+                from .batch import available_cpus
+
+                n = workers or available_cpus()
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                       host="127.0.0.1", dashboard_address=None,
+                                       silence_logs=logging.ERROR)
+                client = Client(cluster, timeout=timeout)
+                # Its workers share our terminal's process group: Ctrl-C is
+                # for the client to act on, not for them (as in the local pool).
+                client.register_plugin(_ignore_sigint_plugin(), name="quantize-ignore-sigint")
+            else:
+                client = Client(address, timeout=timeout)
+        except (OSError, TimeoutError) as exc:
+            if cluster is not None:
+                cluster.close()
+            where = address if address != LOCAL_DASK else "the local Dask cluster"
+            raise SchedulerUnavailableError(
+                None, f"Dask scheduler {where!r} did not answer within {timeout:g} s "
+                      f"({type(exc).__name__}: {exc}); is it running, and is the address "
+                      "right?") from None
+        except ValueError as exc:  # a malformed address
+            raise SchedulerAddressError(
+                None, f"Dask scheduler {address!r}: {exc}") from None
+    finally:
+        restore()
+    try:
+        yield client
+    finally:
+        try:
+            client.close()
+        finally:
+            if cluster is not None:
+                cluster.close()
+
+
+def _ignore_sigint(dask_worker=None) -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _ignore_sigint_plugin():
+    """A worker plugin (for a ``local-dask`` cluster) whose workers ignore SIGINT."""
+    from distributed import WorkerPlugin
+
+    class IgnoreSigint(WorkerPlugin):
+        idempotent = True
+
+        def setup(self, worker):
+            _ignore_sigint(worker)
+
+    return IgnoreSigint()
+
+
+def _threads(client) -> int:
+    """Worker threads of the cluster (at least 1, while workers are joining)."""
+    try:
+        return max(1, sum(client.nthreads().values()))
+    except Exception:
+        return 1
+
+
+# --------------------------------------------------------------------------
+# Worker side: plain functions, imported by name on the workers
+
+
+def _absolute(paths, cwd):
+    """``paths`` resolved against the client's working directory ``cwd`` (None stays None)."""
+    return [p if p is None or os.path.isabs(p) else os.path.join(cwd, p) for p in paths]
+
+
+def _unresolve(message, originals, resolved):
+    """Error text naming the paths as the client gave them, as a local run does."""
+    if message:
+        for orig, full in zip(originals, resolved):
+            if orig is not None and orig != full:
+                message = message.replace(repr(full), repr(orig))
+    return message
+
+
+def _file_task(settings, task, cwd) -> dict:
+    """One file of a batch on a Dask worker: ``task`` is (input, output, codebook_output),
+    relative paths being relative to the client's working directory ``cwd``."""
+    from .batch import _import_work_modules, _process_file
+
+    _import_work_modules()
+    paths = _absolute(task, cwd)
+    payload = _process_file(settings, *paths)
+    if payload.get("error"):
+        payload["error"] = _unresolve(payload["error"], task, paths)
+    return payload
+
+
+def _executing(prefix: str, dask_worker=None) -> list:
+    """Keys starting with ``prefix`` that a worker's threads are running now
+    (cancelled ones included: Dask cannot stop a running thread)."""
+    state = getattr(dask_worker, "state", None)
+    return [ts.key for ts in getattr(state, "executing", ())
+            if isinstance(ts.key, str) and ts.key.startswith(prefix)]
+
+
+def _histogram_task(path: str, max_pixels: int, frame, cwd) -> dict:
+    """One image's colour histogram on a Dask worker: ``{'keys', 'counts'}`` or ``{'error'}``.
+
+    Library errors come back as values (class name, path, message), so the
+    client can raise the first one in input order, as the local command does.
+    """
+    from .histogram import colour_histogram, pixel_keys
+    from .imageio import load_rgb
+
+    [full] = _absolute([path], cwd)
+    try:
+        hist = colour_histogram(pixel_keys(load_rgb(full, max_pixels=max_pixels, frame=frame)))
+    except QuantizeError as exc:
+        where = path if exc.path == full else exc.path
+        return {"error": (type(exc).__name__, where, exc.message, exc.exit_code)}
+    return {"keys": hist.keys, "counts": hist.counts}
+
+
+def _rebuild_error(info) -> QuantizeError:
+    from . import errors
+
+    name, path, message, code = info
+    cls = getattr(errors, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, QuantizeError)):
+        cls = QuantizeError
+    exc = cls(path, message)
+    exc.exit_code = code
+    return exc
+
+
+# --------------------------------------------------------------------------
+# Client side
+
+
+class DaskBackend:
+    """Runs a planned batch's files on a Dask cluster (the seam of :func:`run_batch`).
+
+    Parameters
+    ----------
+    client : distributed.Client
+        From :func:`connect`.
+    """
+
+    def __init__(self, client):
+        self.client = client
+
+    def run(self, todo, items, settings, finish, emit, interrupts) -> bool:
+        """Submit ``todo`` (indices into ``items``) as tasks of paths; record each
+        result with ``finish`` as it completes. Returns True when interrupted.
+
+        At most ``4 x`` the cluster's threads are in flight. The first
+        Ctrl-C cancels the tasks not yet running and waits for the running
+        ones, recording them, as the local pool does; a second one stops
+        waiting (those tasks still finish their atomic writes on the
+        workers, unrecorded, so a rerun redoes them).
+        """
+        from distributed import as_completed
+
+        client = self.client
+        threads = _threads(client)
+        window = max(8, threads * _IN_FLIGHT_PER_THREAD)
+        queue = list(reversed(todo))
+        cwd = os.getcwd()
+        prefix = f"quantize-file-{os.urandom(6).hex()}-"
+        inflight = {}  # future -> index
+        pending = as_completed()
+
+        def fill():
+            while queue and len(inflight) < window:
+                index = queue.pop()
+                item = items[index]
+                # The settings go with every task (a few hundred bytes): a task
+                # needs nothing else, so a worker lost costs only its tasks.
+                fut = client.submit(_file_task, settings,
+                                    (item.input, item.output, item.codebook_output), cwd,
+                                    pure=False, key=f"{prefix}{index}")
+                inflight[fut] = index
+                pending.add(fut)
+
+        def settle(fut, interrupted=False) -> None:
+            index = inflight.pop(fut)
+            try:
+                payload = fut.result()
+            except Exception as exc:  # the worker died, or quantize is missing there
+                if interrupted and fut.cancelled():
+                    return  # left unsettled: reported as cancelled
+                name = type(exc).__name__
+                what = ("a Dask worker died on this file (killed, out of memory or crashed)"
+                        if name == "KilledWorker" else f"{name}: {exc}")
+                payload = {"status": "failed", "exit_code": 70,
+                           "error": f"{items[index].input!r}: internal error: {what}"}
+            finish(index, payload)
+
+        try:
+            fill()
+            emit("start", {"total": len(items), "todo": len(todo), "jobs": threads})
+            while inflight:
+                with interrupts.armed():
+                    fut = next(pending)
+                settle(fut)
+                if interrupts.count:
+                    raise KeyboardInterrupt
+                fill()
+        except KeyboardInterrupt:
+            pass
+        else:
+            return False
+        # First Ctrl-C: start nothing new, let the files in progress finish.
+        first = max(1, interrupts.count)
+        try:
+            with interrupts.armed(allowed=first):
+                running = set()
+                for keys in client.run(_executing, prefix).values():
+                    running.update(keys)
+                cancel = [fut for fut in inflight if fut.key not in running]
+                if cancel:
+                    client.cancel(cancel)
+                for fut in cancel:
+                    del inflight[fut]
+                emit("interrupt", {"in_flight": len(inflight)})
+                for fut in as_completed(list(inflight)):
+                    settle(fut, interrupted=True)
+                # A task cancelled just as it started: wait for its atomic write.
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline and any(
+                        client.run(_executing, prefix).values()):
+                    time.sleep(0.05)
+        except KeyboardInterrupt:
+            pass  # second Ctrl-C: stop waiting
+        finally:
+            if inflight:
+                try:
+                    client.cancel(list(inflight))
+                except Exception:
+                    pass
+        return True
+
+
+def fit_shared_codebook_dask(client, paths, k: int, *, max_iter: int = 100, eps: float = 0.25,
+                             init="kmeans++", attempts: int = 1, seed=0,
+                             max_pixels: int = 1 << 28, frame=None):
+    """:func:`quantize.batch.fit_shared_codebook` with the histograms built by Dask workers.
+
+    Workers return each image's distinct colours and counts; the client
+    merges them (bounded memory, as locally) and fits once. The merge is an
+    exact, order-independent sum, so the result equals the local one.
+
+    Returns
+    -------
+    (HistogramFit, int)
+
+    Raises
+    ------
+    InputMissingError, BadImageError
+        For the first input, in the order given, that cannot be read or decoded.
+    """
+    from distributed import as_completed
+
+    from .histogram import ColourHistogram, keys_to_colours, merge_histograms
+    from .pipeline import fit_histogram
+
+    paths = list(paths)
+    if not paths:
+        raise ValueError("need at least one image")
+    cwd = os.getcwd()
+    futures = {client.submit(_histogram_task, path, max_pixels, frame, cwd, pure=False): i
+               for i, path in enumerate(paths)}
+    first_error = None  # (index, info)
+    pending, base, size = [], 0, 0
+    try:
+        for fut in as_completed(list(futures)):
+            index = futures[fut]
+            result = fut.result()
+            fut.release()
+            if "error" in result:
+                if first_error is None or index < first_error[0]:
+                    first_error = (index, result["error"])
+                continue
+            if first_error is not None:
+                continue  # it fails anyway; keep reading only to find the first error
+            keys = result["keys"]
+            pending.append(ColourHistogram(keys, keys_to_colours(keys), result["counts"]))
+            size += len(keys)
+            if size > 2 * base + 4_000_000:  # bound memory: merge now and then
+                pending = [merge_histograms(pending)]
+                base = size = len(pending[0])
+    except BaseException:
+        client.cancel(list(futures))
+        raise
+    if first_error is not None:
+        raise _rebuild_error(first_error[1])
+    hist = pending[0] if len(pending) == 1 else merge_histograms(pending)
+    fit = fit_histogram(hist, int(k), max_iter=max_iter, eps=eps, init=init,
+                        attempts=attempts, seed=seed)
+    return fit, len(paths)

@@ -1,0 +1,211 @@
+"""`quantize batch` and `palette` on Dask (issue 9), against a real LocalCluster.
+
+The cluster has 2 worker *processes* (one thread each) on 127.0.0.1, started
+once for the module; the CLI reaches it by its tcp:// address, as it would a
+remote scheduler. Skipped when dask.distributed is not installed (the extra
+``quantize[dask]``, which the ``test`` extra includes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+import numpy as np  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from quantize import batch as batchlib  # noqa: E402
+from quantize import distributed as qdist  # noqa: E402
+from quantize.cli import cli  # noqa: E402
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def invoke(*args, env=None):
+    return CliRunner().invoke(cli, [str(a) for a in args], env=env)
+
+
+def blobs(seed, height=24, width=32):
+    rng = np.random.default_rng(seed)
+    centres = rng.integers(0, 256, size=(5, 3))
+    which = rng.integers(0, len(centres), size=(height, width))
+    noise = rng.integers(-14, 15, size=(height, width, 3))
+    return np.clip(centres[which] + noise, 0, 255).astype(np.uint8)
+
+
+def files(folder):
+    """{relative path: bytes} of every non-hidden file below ``folder``."""
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.name.startswith(".")}
+
+
+def report_lines(path):
+    """The report's lines without timings, outputs relative to their OUTDIR."""
+    lines = []
+    for line in Path(path).read_text().splitlines():
+        rec = json.loads(line)
+        rec.pop("seconds")
+        if rec["output"]:
+            rec["output"] = Path(rec["output"]).name
+        lines.append(rec)
+    return lines
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """The address of a 2-worker LocalCluster (processes) on 127.0.0.1."""
+    import logging
+
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       host="127.0.0.1", dashboard_address=None,
+                                       silence_logs=logging.ERROR)
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
+@pytest.fixture(scope="module")
+def src(tmp_path_factory):
+    """Three sample photos (downscaled), two synthetic samples, blobs, and one bad file."""
+    folder = tmp_path_factory.mktemp("src")
+    for name in ("chelsea.png", "coffee.png", "china.jpg"):
+        with Image.open(SAMPLES / name) as im:
+            small = im.convert("RGB").resize((160, 120), Image.BILINEAR)
+        small.save(folder / (Path(name).stem + ".png"))
+    for name in ("five-colours.png", "gradient.png"):
+        shutil.copy(SAMPLES / name, folder / name)
+    for seed in range(3):
+        Image.fromarray(blobs(seed)).save(folder / f"blobs{seed}.png")
+    (folder / "bad.png").write_bytes(b"this is not a PNG\n")
+    return folder
+
+
+def test_batch_on_dask_equals_the_local_pool_and_a_rerun_skips(scheduler, src, tmp_path,
+                                                                monkeypatch):
+    # Relative paths, from a directory that is not the workers' working directory.
+    monkeypatch.chdir(tmp_path)
+    local, dask_out = Path("local"), Path("dask")
+    args = [os.path.relpath(src), "-k", "8", "--write-codebooks"]
+    r = invoke("batch", *args, "-o", local, "-j", "2", "--report", tmp_path / "local.jsonl")
+    assert r.exit_code == 65, r.output
+    d = invoke("batch", *args, "-o", dask_out, "--scheduler", scheduler,
+               "--report", tmp_path / "dask.jsonl")
+    assert d.exit_code == 65, d.output
+    assert "bad.png" in d.stderr and "8 done, 0 skipped, 1 failed" in d.stderr
+    # Byte-for-byte the same outputs (images and per-image codebooks), no temp files.
+    assert files(dask_out) == files(local)
+    assert len(files(local)) == 16
+    assert not [p for p in dask_out.rglob("*.tmp")]
+    assert report_lines(tmp_path / "dask.jsonl") == report_lines(tmp_path / "local.jsonl")
+    assert f"quantize: error: {os.path.join(os.path.relpath(src), 'bad.png')!r}" in d.stderr
+    # The client wrote the manifest: a rerun (through $QUANTIZE_SCHEDULER) skips.
+    before = {p.name: p.stat().st_mtime_ns for p in dask_out.iterdir()}
+    again = invoke("batch", *args, "-o", dask_out, "--report", tmp_path / "again.jsonl",
+                   env={"QUANTIZE_SCHEDULER": scheduler})
+    assert again.exit_code == 65, again.output
+    assert "0 done, 8 skipped, 1 failed" in again.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in dask_out.iterdir()} == before
+    statuses = sorted(rec["status"] for rec in report_lines(tmp_path / "again.jsonl"))
+    assert statuses == ["failed"] + ["skipped"] * 8
+
+
+def test_palette_on_dask_equals_local(scheduler, src, tmp_path):
+    good = sorted(str(p) for p in src.iterdir() if p.name != "bad.png")
+    r = invoke("palette", *good, "-k", "12", "-o", tmp_path / "local.json")
+    assert r.exit_code == 0, r.output
+    d = invoke("palette", *good, "-k", "12", "-o", tmp_path / "dask.json",
+               "--scheduler", scheduler)
+    assert d.exit_code == 0, d.output
+    assert (tmp_path / "dask.json").read_bytes() == (tmp_path / "local.json").read_bytes()
+    # An undecodable input stops it, as locally: exit 65, no codebook.
+    bad = invoke("palette", *good, str(src / "bad.png"), "-o", tmp_path / "bad.json",
+                 "--scheduler", scheduler)
+    assert bad.exit_code == 65, bad.output
+    assert "bad.png" in bad.stderr
+    assert not (tmp_path / "bad.json").exists()
+
+
+def test_ctrl_c_cancels_outstanding_futures(scheduler, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for seed in range(40):
+        Image.fromarray(blobs(seed, 48, 64)).save(src / f"b{seed:02d}.png")
+    out = tmp_path / "out"
+    settings = batchlib.BatchSettings(k=6)
+    items = batchlib.plan_batch([str(src)], str(out), settings)
+
+    def on_event(event, payload):
+        if event == "result" and payload.status == "done" and not on_event.sent:
+            on_event.sent = True
+            os.kill(os.getpid(), signal.SIGINT)  # counted, acted on at the next step
+    on_event.sent = False
+
+    with distributed.Client(scheduler, timeout=10) as client:
+        summary = batchlib.run_batch(items, settings, str(out), callback=on_event,
+                                     backend=qdist.DaskBackend(client))
+        assert summary.interrupted and summary.exit_code == 130
+        assert 1 <= summary.count("done") < 40
+        assert summary.count("cancelled") == 40 - summary.count("done")
+    assert not list(out.rglob("*.tmp"))
+    for p in out.glob("*.png"):
+        with Image.open(p) as im:
+            im.load()
+    # The manifest holds exactly the files recorded as done; a rerun does the rest.
+    recorded = [json.loads(line)["output"]
+                for line in (out / batchlib.MANIFEST_NAME).read_text().splitlines()]
+    assert len(recorded) == summary.count("done")
+    r = invoke("batch", src, "-o", out, "-k", "6", "--scheduler", scheduler)
+    assert r.exit_code == 0, r.output
+    assert f"{40 - summary.count('done')} done, {summary.count('done')} skipped" in r.stderr
+
+
+def test_an_unanswering_scheduler_is_a_clear_error_not_a_hang(src, tmp_path):
+    started = time.monotonic()
+    r = invoke("batch", src, "-o", tmp_path / "out", "--scheduler", "tcp://127.0.0.1:1",
+               "--scheduler-timeout", "1")
+    assert time.monotonic() - started < 8
+    assert r.exit_code == 69, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("quantize: error: Dask scheduler")
+    assert "tcp://127.0.0.1:1" in lines[0] and "did not answer within 1 s" in lines[0]
+    assert not (tmp_path / "out").exists()
+    p = invoke("palette", src / "gradient.png", "-o", tmp_path / "p.json",
+               "--scheduler-timeout", "1", env={"QUANTIZE_SCHEDULER": "tcp://127.0.0.1:1"})
+    assert p.exit_code == 69 and not (tmp_path / "p.json").exists()
+    # A malformed address is a usage error.
+    m = invoke("batch", src, "-o", tmp_path / "out", "--scheduler", "bogus::addr")
+    assert m.exit_code == 2 and "bogus::addr" in m.stderr
+
+
+def test_without_dask_the_option_is_a_usage_error_naming_the_extra(src, tmp_path, monkeypatch):
+    monkeypatch.setattr(qdist, "dask_available", lambda: False)
+    r = invoke("batch", src, "-o", tmp_path / "out", "--scheduler", "local-dask")
+    assert r.exit_code == 2
+    assert "pip install 'quantize[dask]'" in r.stderr
+    assert not (tmp_path / "out").exists()
+    p = invoke("palette", src / "gradient.png", "-o", tmp_path / "p.json",
+               env={"QUANTIZE_SCHEDULER": "local-dask"})
+    assert p.exit_code == 2 and "quantize[dask]" in p.stderr
+
+
+def test_help_and_the_cli_import_no_dask():
+    code = ("import sys, quantize.cli, quantize.batch, quantize.distributed\n"
+            "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    r = invoke("batch", "--help")
+    assert "--scheduler" in r.output and "QUANTIZE_SCHEDULER" in r.output
+    assert "69" in invoke("--help").output
