@@ -75,6 +75,7 @@ bench: $(VENV)/.installed-bench
 	       && $$sudo apt-get install -y -q pngquant >/dev/null 2>&1; } \
 	  || echo "make bench: could not install pngquant; its column is left out"; }
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.dask_overhead
 
 clean:
 	rm -rf $(VENV) out samples/out

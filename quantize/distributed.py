@@ -37,6 +37,7 @@ __all__ = [
     "SchedulerAddressError",
     "DaskBackend",
     "dask_available",
+    "worker_env",
     "require_dask",
     "resolve_scheduler",
     "connect",
@@ -102,6 +103,18 @@ def resolve_scheduler(option: Optional[str]) -> Optional[str]:
     return value or None
 
 
+def worker_env(n_workers: int, threads_per_worker: int = 1) -> dict:
+    """Environment for the worker processes of a one-machine cluster: the CPUs
+    shared out as the local pool does (one BLAS thread each, the k-means search
+    on CPUs / workers threads); variables the user has set are kept.
+    """
+    from .batch import available_cpus
+
+    env = {var: "1" for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    env["QUANTIZE_THREADS"] = str(max(1, available_cpus() // max(1, n_workers * threads_per_worker)))
+    return {var: os.environ.get(var, value) for var, value in env.items()}
+
+
 def _sigint_blocked():
     from .batch import _sigint_blocked as blocked
 
@@ -153,7 +166,7 @@ def connect(address: str, *, timeout: float = 10.0, workers: Optional[int] = Non
                 n = workers or available_cpus()
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                        host="127.0.0.1", dashboard_address=None,
-                                       silence_logs=logging.ERROR)
+                                       silence_logs=logging.ERROR, env=worker_env(n))
                 client = Client(cluster, timeout=timeout)
                 # Its workers share our terminal's process group: Ctrl-C is
                 # for the client to act on, not for them (as in the local pool).
