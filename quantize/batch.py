@@ -99,6 +99,8 @@ class BatchSettings:
         Largest image (width x height) read, checked on the header.
     frame : int or None
         Frame of animated images to read (None: the first).
+    color_space, sort, dither, background, optimize
+        As in ``quantize image`` (``background`` an (r, g, b) tuple or None).
     """
 
     mode: str = "palette"
@@ -114,6 +116,11 @@ class BatchSettings:
     verbose: bool = False
     max_pixels: int = 1 << 28
     frame: Optional[int] = None
+    color_space: str = "srgb"
+    sort: str = "frequency"
+    dither: str = "none"
+    background: Optional[tuple] = None
+    optimize: bool = False
 
     def record(self) -> dict:
         """The options that decide an output's bytes, as stored in the manifest.
@@ -121,9 +128,19 @@ class BatchSettings:
         Includes the package version, so that a new version redoes its outputs.
         """
         rec = {"version": __version__, "mode": self.mode, "format": self.out_format,
-               "color_space": "srgb", "write_codebooks": self.write_codebooks}
+               "color_space": self.color_space, "write_codebooks": self.write_codebooks}
         if self.frame is not None:
             rec["frame"] = self.frame
+        # Issue 7's options, recorded only when not the defaults (so that the
+        # outputs of earlier runs stay up to date).
+        if self.dither != "none":
+            rec["dither"] = self.dither
+        if self.background is not None:
+            rec["background"] = list(self.background)
+        if self.optimize:
+            rec["optimize"] = True
+        if self.sort != "frequency" and self.codebook is None:
+            rec["sort"] = self.sort
         if self.codebook is not None:
             import numpy as np
 
@@ -590,8 +607,10 @@ def _process_file(settings: BatchSettings, input_path, output_path, codebook_out
     other exception is an internal error (70). KeyboardInterrupt propagates.
     """
     from .codebook import codebook_to_dict, dumps_codebook
-    from .imageio import encode_palette_png, encode_rgb, format_for_path, load_rgb, write_all
+    from .imageio import (encode_palette_png, encode_rgb, floyd_steinberg_pillow, format_for_path,
+                          load_rgba, write_all)
     from .pipeline import apply_codebook, quantize_image
+    from .transparency import prepare
 
     started = time.perf_counter()
     try:
@@ -603,25 +622,41 @@ def _process_file(settings: BatchSettings, input_path, output_path, codebook_out
             raise InputMissingError(input_path, f"cannot read: {exc.strerror or exc}") from None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            pixels = load_rgb(input_path, max_pixels=settings.max_pixels, frame=settings.frame)
+            pixels = prepare(load_rgba(input_path, max_pixels=settings.max_pixels,
+                                       frame=settings.frame), settings.background)
             if settings.codebook is not None:
-                result = apply_codebook(pixels, settings.codebook)
+                result = apply_codebook(pixels, settings.codebook, color_space=settings.color_space)
             else:
                 result = quantize_image(pixels, settings.k, max_iter=settings.max_iter,
                                         eps=settings.eps, init=settings.init,
-                                        attempts=settings.attempts, seed=settings.seed)
-        if settings.mode == "palette":
-            data = encode_palette_png(result.labels, result.codebook, path=output_path)
-        else:
-            data = encode_rgb(result.reconstruct(), format_for_path(output_path, default="PNG"),
-                              path=output_path)
+                                        attempts=settings.attempts, seed=settings.seed,
+                                        color_space=settings.color_space, sort=settings.sort)
+            if settings.dither != "none":
+                from .dither import dither_result
+
+                result = dither_result(result, pixels, settings.dither, floyd=floyd_steinberg_pillow,
+                                       sort=None if settings.codebook is not None else settings.sort)
+            if settings.mode == "palette":
+                if result.codebook.shape[0] > 256:
+                    raise OutputError(output_path, "the codebook's colours and a transparent entry "
+                                                   "do not fit in a 256-colour palette; use "
+                                                   "--background or --mode reconstruct")
+                data = encode_palette_png(result.labels, result.codebook, path=output_path,
+                                          optimize=settings.optimize)
+            else:
+                data = encode_rgb(result.reconstruct(), format_for_path(output_path, default="PNG"),
+                                  path=output_path, optimize=settings.optimize)
         outputs = [(output_path, data)]
         if codebook_output is not None:
-            options = dict(result.options, mode=settings.mode, color_space="srgb")
+            options = dict(result.options, mode=settings.mode, color_space=settings.color_space)
             if not isinstance(options.get("init"), str):  # centres from --init CODEBOOK
                 options["init"] = settings.record()["init"]
-            doc = codebook_to_dict(result.codebook, result.counts, inertia=result.inertia,
-                                   options=options)
+            from .transparency import codebook_rows
+
+            colours, counts, alpha = codebook_rows(result.codebook, result.counts)
+            if alpha is not None:
+                options["alpha"] = alpha
+            doc = codebook_to_dict(colours, counts, inertia=result.inertia, options=options)
             outputs.append((codebook_output, dumps_codebook(doc)))
         write_all(outputs)  # all of them or none
         out = os.stat(output_path)
@@ -1011,7 +1046,8 @@ def _run_parallel(todo, items, settings, jobs, finish, emit, interrupts) -> bool
 
 def fit_shared_codebook(paths, k: int, *, max_iter: int = 100, eps: float = 0.25,
                         init: str = "kmeans++", attempts: int = 1, seed=0, callback=None,
-                        max_pixels: int = 1 << 28, frame=None):
+                        max_pixels: int = 1 << 28, frame=None, color_space: str = "srgb",
+                        sort: str = "frequency", background=None):
     """Fit one codebook to the combined colour histogram of several images.
 
     Each image contributes its distinct colours weighted by their pixel
@@ -1029,11 +1065,16 @@ def fit_shared_codebook(paths, k: int, *, max_iter: int = 100, eps: float = 0.25
         Called after each image is read.
     max_pixels, frame
         As in :func:`quantize.imageio.load_rgb`.
+    color_space, sort
+        As in :func:`quantize.pipeline.fit_histogram`.
+    background : (r, g, b) or None
+        Flatten images with transparency onto this colour; without it their
+        fully transparent pixels are left out (a codebook holds no alpha).
 
     Returns
     -------
     (HistogramFit, int)
-        The fit (codebook most used first, counts over all images) and the
+        The fit (codebook in ``sort`` order, counts over all images) and the
         number of images.
 
     Raises
@@ -1042,13 +1083,14 @@ def fit_shared_codebook(paths, k: int, *, max_iter: int = 100, eps: float = 0.25
         On the first input that cannot be read or decoded (66, 65).
     """
     from .histogram import colour_histogram, merge_histograms, pixel_keys
-    from .imageio import load_rgb
+    from .imageio import load_rgba
     from .pipeline import fit_histogram
+    from .transparency import prepare, visible_rgb
 
     pending, base, size, n = [], 0, 0, 0
     for path in paths:
-        pending.append(colour_histogram(pixel_keys(load_rgb(path, max_pixels=max_pixels,
-                                                           frame=frame))))
+        pixels = prepare(load_rgba(path, max_pixels=max_pixels, frame=frame), background)
+        pending.append(colour_histogram(pixel_keys(visible_rgb(pixels))))
         size += len(pending[-1])
         n += 1
         if size > 2 * base + 4_000_000:  # bound memory: merge now and then
@@ -1060,5 +1102,5 @@ def fit_shared_codebook(paths, k: int, *, max_iter: int = 100, eps: float = 0.25
         raise ValueError("need at least one image")
     hist = pending[0] if len(pending) == 1 else merge_histograms(pending)
     fit = fit_histogram(hist, int(k), max_iter=max_iter, eps=eps, init=init,
-                        attempts=attempts, seed=seed)
+                        attempts=attempts, seed=seed, color_space=color_space, sort=sort)
     return fit, n

@@ -173,6 +173,96 @@ def kmeans_options(fn):
     return fn
 
 
+#: --color-space, --sort and --dither choices; repeated from quantize.colorspace,
+#: quantize.pipeline and quantize.dither so that --help imports no numpy.
+COLOR_SPACES = ("srgb", "oklab", "lab")
+SORT_RULES = ("frequency", "luminance", "none")
+DITHER_METHODS = ("none", "floyd-steinberg", "ordered")
+
+#: Colour names --background accepts besides hex and r,g,b.
+COLOUR_NAMES = {"white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128),
+                "gray": (128, 128, 128), "red": (255, 0, 0), "green": (0, 128, 0),
+                "blue": (0, 0, 255)}
+
+
+def parse_colour(text: str):
+    """An (r, g, b) tuple from '#rrggbb', 'rrggbb', '#rgb', 'r,g,b' or a name.
+
+    >>> parse_colour("#ff8000"), parse_colour("#fff"), parse_colour("10, 20, 30")
+    ((255, 128, 0), (255, 255, 255), (10, 20, 30))
+    """
+    value = text.strip().lower()
+    if value in COLOUR_NAMES:
+        return COLOUR_NAMES[value]
+    if "," in value:
+        parts = [p.strip() for p in value.split(",")]
+        if len(parts) == 3 and all(p.isdigit() and int(p) <= 255 for p in parts):
+            return tuple(int(p) for p in parts)
+        raise ValueError(f"{text!r}: r,g,b needs three integers in 0..255")
+    digits = value[1:] if value.startswith("#") else value
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    if len(digits) == 6 and all(c in "0123456789abcdef" for c in digits):
+        return tuple(int(digits[i:i + 2], 16) for i in (0, 2, 4))
+    raise ValueError(f"{text!r} is not a colour: use #rrggbb, #rgb, r,g,b or one of "
+                     f"{', '.join(sorted(COLOUR_NAMES))}")
+
+
+class ColourType(click.ParamType):
+    """--background: a colour as #rrggbb, #rgb, r,g,b or a name."""
+
+    name = "colour"
+
+    def get_metavar(self, param, ctx=None):
+        return "COLOR"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_colour(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def color_space_option(fn):
+    """--color-space, for every command that fits or applies a codebook."""
+    return click.option(
+        "--color-space", "color_space", type=click.Choice(COLOR_SPACES), default="srgb",
+        show_default=True,
+        help="Where colours are compared: srgb (the pixel values; lowest MSE), oklab or lab "
+             "(perceptual: lower ΔE, often better-looking, slightly lower PSNR). k-means runs "
+             "there and every colour takes its nearest code there.")(fn)
+
+
+def sort_option(fn):
+    """--sort: the palette order of a fitted codebook."""
+    return click.option(
+        "--sort", "sort", type=click.Choice(SORT_RULES), default="frequency", show_default=True,
+        help="Palette order: frequency (most used first, ties by colour value), luminance "
+             "(darkest first) or none (the order k-means found; with --init CODEBOOK, that "
+             "codebook's). Entries with transparency always come first.")(fn)
+
+
+def look_options(fn):
+    """--dither, --background and --optimize, for every command that writes images."""
+    options = [
+        click.option("--dither", type=click.Choice(DITHER_METHODS), default="none",
+                     show_default=True,
+                     help="none, floyd-steinberg (error diffusion: smooth gradients, noisier "
+                          "pixels) or ordered (Bayer 8x8 pattern). Only codebook colours are used."),
+        click.option("--background", type=ColourType(), default=None,
+                     help="Flatten transparency onto this colour (#rrggbb, #rgb, r,g,b or a "
+                          "name) first.  [default: keep alpha: a reserved transparent palette "
+                          "entry, RGBA output where the format has alpha]"),
+        click.option("--optimize", is_flag=True,
+                     help="Smallest files: zlib's most effort (level 9) for PNG output; slower."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 def input_options(fn):
     """--max-pixels and --frame, for every command that reads images."""
     options = [
@@ -232,6 +322,9 @@ def cli():
 @click.option("--swatch", "swatch_path", type=click.Path(dir_okay=False), default=None,
               help="Also write a PNG of the codebook: one square per code with its share of "
                    "the pixels.")
+@color_space_option
+@sort_option
+@look_options
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object with k, iterations, inertia, MSE, PSNR and seconds.")
 @click.option("-q", "--quiet", is_flag=True, help="Print no warnings.")
@@ -239,7 +332,8 @@ def cli():
 @_reports_errors
 def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, metric, mode,
           out_format, codebook_path, min_psnr, max_mse, swatch_path, as_json, quiet, verbose,
-          max_pixels, frame):
+          max_pixels, frame, color_space="srgb", sort="frequency", dither="none",
+          background=None, optimize=False):
     """Quantize one image IN into OUT ('-' reads stdin / writes stdout).
 
     With --min-psnr or --max-mse, -k is the most colours allowed and the
@@ -251,6 +345,8 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
       quantize image photo.jpg -k 64 --mode reconstruct -o photo-64.jpg
       quantize image photo.jpg -k 256 --min-psnr 35 -o photo.png --swatch colours.png
       quantize image photo.jpg --init shared.gpl -o photo.png
+      quantize image photo.jpg -k 32 --color-space oklab --dither floyd-steinberg -o photo.png
+      quantize image logo.png -k 16 -o logo-16.png   # keeps its transparency
     """
     target = None
     if min_psnr is not None or max_mse is not None:
@@ -260,6 +356,9 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
         if metric != "euclidean":
             raise click.UsageError("--min-psnr/--max-mse search k with the euclidean metric; "
                                    f"drop --metric {metric} or the quality target")
+        if color_space != "srgb":
+            raise click.UsageError("--min-psnr/--max-mse search k in sRGB; "
+                                   f"drop --color-space {color_space} or the quality target")
         from .quality import QualityTarget
 
         target = QualityTarget(min_psnr=min_psnr, max_mse=max_mse)
@@ -310,14 +409,15 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
                                  param_hint="'--codebook'")
 
     from .codebook import encode_codebook
-    from .imageio import encode_palette_png, encode_rgb, load_rgb, write_all
+    from .imageio import encode_palette_png, encode_rgb, load_rgba, write_all
     from .pipeline import quantize_image
+    from .transparency import prepare
 
     started = time.perf_counter()
     search = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pixels = load_rgb(input_path, max_pixels=max_pixels, frame=frame)
+        pixels = prepare(load_rgba(input_path, max_pixels=max_pixels, frame=frame), background)
         n_pixels = pixels.shape[0] * pixels.shape[1]
         if colors > n_pixels:
             warnings.warn(f"k={colors} is more than the image's {n_pixels} pixel(s); "
@@ -325,32 +425,49 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
         if target is not None:
             from .quality import quantize_to_target
 
+            if pixels.shape[2] == 4:
+                raise click.UsageError("--min-psnr/--max-mse need an opaque image, and "
+                                       f"{input_path!r} has transparency; flatten it with "
+                                       "--background COLOR")
             result, search = quantize_to_target(
                 pixels, colors, target, max_iter=max_iter, eps=eps, init=init,
                 attempts=attempts, seed=seed, source=input_path)
+            if sort != "frequency":
+                from .pipeline import relabel
+
+                result = relabel(result, pixels, result.labels, sort=sort)
         else:
             result = quantize_image(pixels, colors, max_iter=max_iter, eps=eps, init=init,
-                                    attempts=attempts, seed=seed, metric=metric)
+                                    attempts=attempts, seed=seed, metric=metric,
+                                    color_space=color_space, sort=sort)
+        result = _dithered(result, pixels, dither, sort=sort)
+        if mode == "palette":
+            data = encode_palette_png(result.labels, result.codebook, path=output_path,
+                                      optimize=optimize)
+        else:
+            data = encode_rgb(result.reconstruct(), fmt, path=output_path, optimize=optimize)
     _echo_warnings(caught, quiet)
-    if mode == "palette":
-        data = encode_palette_png(result.labels, result.codebook, path=output_path)
-    else:
-        data = encode_rgb(result.reconstruct(), fmt, path=output_path)
     outputs = [(output_path, data)]
-    options = dict(result.options, init=init_label, mode=mode, color_space="srgb")
+    options = dict(result.options, init=init_label, mode=mode, color_space=color_space)
     if metric != "euclidean":
         options["metric"] = metric
     if target is not None:
         options.update(k_max=colors, min_psnr=min_psnr, max_mse=max_mse)
+    options.update(_look_record(sort=sort, dither=dither, background=background))
     if codebook_path is not None:
+        from .transparency import codebook_rows
+
+        colours, counts, alpha = codebook_rows(result.codebook, result.counts)
+        if alpha is not None:
+            options["alpha"] = alpha
         name = "stdin" if input_path == "-" else os.path.splitext(os.path.basename(input_path))[0]
         outputs.append((codebook_path, encode_codebook(
-            result.codebook, codebook_format, counts=result.counts, inertia=result.inertia,
-            options=options, name=f"{name} k={result.k}")))
+            colours, codebook_format, counts=counts, inertia=result.inertia, options=options,
+            name=f"{name} k={result.k}")))
     if swatch_path is not None:
         from .plot import render_swatch
 
-        outputs.append((swatch_path, render_swatch(result.codebook, result.counts)))
+        outputs.append((swatch_path, render_swatch(result.codebook[:, :3], result.counts)))
     # Both files or neither: a failed Make rule leaves no target behind.
     write_all(outputs)
     seconds = time.perf_counter() - started
@@ -372,6 +489,28 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
         click.echo(f"quantize: {input_path!r} -> {output_path!r}: k={result.k}{chosen} "
                    f"iterations={result.n_iter} mse={result.mse:.3f} psnr={summary['psnr'] or 'inf'} "
                    f"seconds={seconds:.3f}", err=True)
+
+
+def _dithered(result, pixels, dither, *, sort="frequency"):
+    """``result`` with dithered codes (Floyd–Steinberg by Pillow's C code)."""
+    if dither == "none":
+        return result
+    from .dither import dither_result
+    from .imageio import floyd_steinberg_pillow
+
+    return dither_result(result, pixels, dither, floyd=floyd_steinberg_pillow, sort=sort)
+
+
+def _look_record(*, sort=None, dither="none", background=None) -> dict:
+    """The options of issue 7 worth recording in a codebook file, when not the defaults."""
+    out = {}
+    if sort not in (None, "frequency"):
+        out["sort"] = sort
+    if dither != "none":
+        out["dither"] = dither
+    if background is not None:
+        out["background"] = "#{:02x}{:02x}{:02x}".format(*background)
+    return out
 
 
 # --------------------------------------------------------------------------
@@ -475,6 +614,9 @@ def _explicit(names) -> list:
                    "GLOB, e.g. '*.jpg'; repeatable.  [default: the extensions Pillow reads]")
 @kmeans_options
 @output_options
+@color_space_option
+@sort_option
+@look_options
 @click.option("--codebook", "codebook_path", type=click.Path(dir_okay=False), default=None,
               help="Read this codebook (from 'quantize palette' or 'image --codebook'; "
                    ".json, .gpl, .act, .csv, .txt or .npy) and map every image onto it "
@@ -501,7 +643,8 @@ def _explicit(names) -> list:
 @_reports_errors
 def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, attempts, seed,
           mode, out_format, codebook_path, write_codebooks, jobs, scheduler, scheduler_timeout,
-          force, progress, report_path, as_json, quiet, verbose, max_pixels, frame):
+          force, progress, report_path, as_json, quiet, verbose, max_pixels, frame,
+          color_space="srgb", sort="frequency", dither="none", background=None, optimize=False):
     """Quantize many images (files, or directories of them) into OUTDIR, in parallel.
 
     The output tree mirrors the input tree; palette mode writes NAME.png,
@@ -567,7 +710,7 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
         if mode == "palette" and codebook.shape[0] > 256:
             raise click.UsageError(f"{codebook_path!r} has {codebook.shape[0]} colours; a palette "
                                    "PNG holds at most 256; use --mode reconstruct")
-        unused = _explicit(["colors", "max_iter", "eps", "init", "attempts", "seed"])
+        unused = _explicit(["colors", "max_iter", "eps", "init", "attempts", "seed", "sort"])
         if unused and not quiet:
             names = ", ".join("--" + n.replace("_", "-") for n in unused)
             click.echo(f"quantize: warning: {names} not used: the codebook is given", err=True)
@@ -575,7 +718,8 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
         mode=mode, out_format=_FORMATS[out_format.lower()] if out_format and mode != "palette" else None,
         k=colors, max_iter=max_iter, eps=eps, init=init, attempts=attempts, seed=seed,
         codebook=codebook, write_codebooks=write_codebooks, verbose=bool(verbose),
-        max_pixels=max_pixels, frame=frame)
+        max_pixels=max_pixels, frame=frame, color_space=color_space, sort=sort, dither=dither,
+        background=background, optimize=optimize)
     items = batchlib.plan_batch(sources, outdir, settings, recursive=recursive, patterns=patterns)
     if not items and not quiet:
         click.echo("quantize: warning: no input images found", err=True)
@@ -656,6 +800,11 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
               help="In directories, take only files matching GLOB; repeatable.  "
                    "[default: the extensions Pillow reads]")
 @kmeans_options
+@color_space_option
+@sort_option
+@click.option("--background", type=ColourType(), default=None,
+              help="Flatten images with transparency onto this colour first.  [default: their "
+                   "fully transparent pixels are left out]")
 @click.option("--swatch", "swatch_path", type=click.Path(dir_okay=False), default=None,
               help="Also write a PNG of the codebook: one square per code with its share of "
                    "the pixels.")
@@ -667,7 +816,8 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
 @input_options
 @_reports_errors
 def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, init, attempts, seed,
-            swatch_path, as_json, scheduler, scheduler_timeout, quiet, verbose, max_pixels, frame):
+            swatch_path, as_json, scheduler, scheduler_timeout, quiet, verbose, max_pixels, frame,
+            color_space="srgb", sort="frequency", background=None):
     """Fit one codebook to several images IN... and write it to a file.
 
     The images' colour histograms are added up, so every pixel of every
@@ -688,6 +838,9 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
         raise click.UsageError("standard input ('-') can be read only once")
     if scheduler and "-" in inputs:
         raise click.UsageError("--scheduler reads files on the workers, not standard input")
+    if scheduler and (color_space != "srgb" or sort != "frequency" or background is not None):
+        raise click.UsageError("--color-space, --sort and --background are not available with "
+                               "--scheduler yet")
     dask_client = _dask_client(scheduler, scheduler_timeout)
     _refuse_terminals(inputs=inputs)
     from .codebook import codebook_format, codebook_to_dict, encode_codebook
@@ -731,7 +884,9 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
             if client is None:
                 fit, n_images = fit_shared_codebook(paths, colors, max_iter=max_iter, eps=eps,
                                                     init=init, attempts=attempts, seed=seed,
-                                                    max_pixels=max_pixels, frame=frame)
+                                                    max_pixels=max_pixels, frame=frame,
+                                                    color_space=color_space, sort=sort,
+                                                    background=background)
             else:
                 from .distributed import fit_shared_codebook_dask
 
@@ -740,7 +895,8 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
                     attempts=attempts, seed=seed, max_pixels=max_pixels, frame=frame)
     _echo_warnings(caught, quiet)
     options = {"k": colors, "max_iter": max_iter, "eps": eps, "init": init_label,
-               "attempts": attempts, "seed": seed, "color_space": "srgb"}
+               "attempts": attempts, "seed": seed, "color_space": color_space}
+    options.update(_look_record(sort=sort, background=background))
     doc = codebook_to_dict(fit.codebook, fit.counts, inertia=fit.inertia, options=options)
     outputs = [(output_path, encode_codebook(fit.codebook, fmt, counts=fit.counts,
                                              inertia=fit.inertia, options=options))]
@@ -771,6 +927,8 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
               type=click.Path(allow_dash=True, dir_okay=False),
               help="Output file ('-' for standard output).")
 @output_options
+@color_space_option
+@look_options
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object with k, inertia, MSE, PSNR and seconds.")
 @click.option("-q", "--quiet", is_flag=True, help="Print no warnings.")
@@ -778,12 +936,16 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
 @input_options
 @_reports_errors
 def apply_command(input_path, codebook_path, output_path, mode, out_format, as_json, quiet, verbose,
-                  max_pixels, frame):
+                  max_pixels, frame, color_space="srgb", dither="none", background=None,
+                  optimize=False):
     """Map image IN onto an existing codebook (vector quantization) into OUT.
 
     Every pixel takes its nearest code. The codebook is kept as given (same
     colours, same order, unused ones included), so in palette mode the PNG's
     palette is the codebook and a code means the same colour in every image.
+    A codebook has no alpha: pixels of IN with alpha below 128 take one
+    transparent entry added after the codebook's, the others are opaque
+    (or use --background).
 
     \b
     Examples:
@@ -811,8 +973,9 @@ def apply_command(input_path, codebook_path, output_path, mode, out_format, as_j
     check_not_input(output_path, [input_path, codebook_path])
 
     from .codebook import load_codebook
-    from .imageio import encode_palette_png, encode_rgb, load_rgb, write_bytes
+    from .imageio import encode_palette_png, encode_rgb, load_rgba, write_bytes
     from .pipeline import apply_codebook
+    from .transparency import prepare
 
     codebook = load_codebook(codebook_path).colors
     if mode == "palette" and codebook.shape[0] > 256:
@@ -821,12 +984,20 @@ def apply_command(input_path, codebook_path, output_path, mode, out_format, as_j
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = apply_codebook(load_rgb(input_path, max_pixels=max_pixels, frame=frame), codebook)
+        pixels = prepare(load_rgba(input_path, max_pixels=max_pixels, frame=frame), background)
+        result = apply_codebook(pixels, codebook, color_space=color_space)
+        if mode == "palette" and result.codebook.shape[0] > 256:
+            raise click.UsageError(f"{input_path!r} has transparent pixels, which need a palette "
+                                   f"entry after the {codebook.shape[0]} of {codebook_path!r}; a "
+                                   "palette PNG holds at most 256: flatten with --background "
+                                   "COLOR or use --mode reconstruct")
+        result = _dithered(result, pixels, dither, sort=None)
+        if mode == "palette":
+            data = encode_palette_png(result.labels, result.codebook, path=output_path,
+                                      optimize=optimize)
+        else:
+            data = encode_rgb(result.reconstruct(), fmt, path=output_path, optimize=optimize)
     _echo_warnings(caught, quiet)
-    if mode == "palette":
-        data = encode_palette_png(result.labels, result.codebook, path=output_path)
-    else:
-        data = encode_rgb(result.reconstruct(), fmt, path=output_path)
     write_bytes(output_path, data)
     seconds = time.perf_counter() - started
     summary = {"input": input_path, "output": output_path, "codebook": codebook_path,

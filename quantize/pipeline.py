@@ -12,13 +12,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import colorspace as _cs
 from . import kmeans as _kmeans
 from .histogram import ColourHistogram, colour_histogram, lookup_labels, pixel_keys
 
 __all__ = [
     "QuantizeResult", "HistogramFit", "quantize_image", "fit_histogram", "apply_codebook",
-    "nearest_codes", "psnr_from_mse",
+    "nearest_codes", "psnr_from_mse", "SORT_RULES", "order_codes", "relabel",
 ]
+
+#: Palette orders (``--sort``): most used first, darkest first, or as fitted.
+SORT_RULES = ("frequency", "luminance", "none")
 
 
 @dataclass(frozen=True)
@@ -63,8 +67,13 @@ class QuantizeResult:
 
     @property
     def mse(self) -> float:
-        """Mean squared error over all channel values (0-255 units)."""
-        return self.inertia / (self.labels.size * 3)
+        """Mean squared error over all channel values (0-255 units).
+
+        Three channels (RGB); four for an RGBA codebook, whose inertia is
+        measured on premultiplied colour and alpha
+        (:mod:`quantize.transparency`).
+        """
+        return self.inertia / (self.labels.size * self.codebook.shape[1])
 
     @property
     def psnr(self) -> float:
@@ -72,8 +81,13 @@ class QuantizeResult:
         return psnr_from_mse(self.mse)
 
     def reconstruct(self) -> np.ndarray:
-        """The quantized image as an (H, W, 3) uint8 array."""
+        """The quantized image as an (H, W, 3) uint8 array ((H, W, 4) for RGBA)."""
         return self.codebook[self.labels]
+
+    @property
+    def has_alpha(self) -> bool:
+        """Whether the codebook is RGBA (the image kept its transparency)."""
+        return self.codebook.shape[1] == 4
 
 
 def psnr_from_mse(mse: float) -> float:
@@ -92,13 +106,16 @@ def quantize_image(
     seed=0,
     callback=None,
     metric: str = "euclidean",
+    color_space: str = "srgb",
+    sort: str = "frequency",
 ) -> QuantizeResult:
     """Reduce an RGB image to at most ``k`` colours with weighted k-means.
 
     Parameters
     ----------
-    pixels : ndarray of shape (H, W, 3), uint8
-        The image.
+    pixels : ndarray of shape (H, W, 3) or (H, W, 4), uint8
+        The image; RGBA keeps its transparency (see
+        :func:`quantize.transparency.quantize_rgba`).
     k : int
         Largest number of colours wanted (at least 1).
     max_iter, eps, init, attempts, seed, callback
@@ -107,6 +124,12 @@ def quantize_image(
         The distance the palette is fitted with (see
         :func:`quantize.kmeans.cluster`); every pixel then takes its nearest
         palette colour, and inertia, MSE and PSNR stay Euclidean.
+    color_space : {'srgb', 'oklab', 'lab'}
+        Where k-means runs and where each colour's nearest code is chosen
+        (see :func:`fit_histogram`). Inertia, MSE and PSNR are always
+        measured in sRGB.
+    sort : {'frequency', 'luminance', 'none'}
+        The palette order (see :func:`order_codes`).
 
     Returns
     -------
@@ -126,20 +149,34 @@ def quantize_image(
     [[0, 0, 0], [255, 255, 255]]
     """
     pixels = np.asarray(pixels)
-    if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
-        raise ValueError(f"pixels must be an (H, W, 3) uint8 array, got {pixels.dtype} {pixels.shape}")
+    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4) or pixels.dtype != np.uint8:
+        raise ValueError("pixels must be an (H, W, 3) or (H, W, 4) uint8 array, got "
+                         f"{pixels.dtype} {pixels.shape}")
     if pixels.shape[0] == 0 or pixels.shape[1] == 0:
         raise ValueError(f"image has no pixels (shape {pixels.shape})")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
+    _check_sort(sort)
+    _cs.check_color_space(color_space)
+    if pixels.shape[2] == 4:
+        from .transparency import quantize_rgba
+
+        return quantize_rgba(pixels, int(k), max_iter=max_iter, eps=eps, init=init,
+                             attempts=attempts, seed=seed, callback=callback, metric=metric,
+                             color_space=color_space, sort=sort)
     options = {"k": int(k), "max_iter": max_iter, "eps": eps, "init": init,
                "attempts": attempts, "seed": seed}
+    if color_space != "srgb":
+        options["color_space"] = color_space
+    if sort != "frequency":
+        options["sort"] = sort
     height, width = pixels.shape[:2]
 
     keys = pixel_keys(pixels)
     hist = colour_histogram(keys)
     fit = fit_histogram(hist, int(k), max_iter=max_iter, eps=eps, init=init,
-                        attempts=attempts, seed=seed, callback=callback, metric=metric)
+                        attempts=attempts, seed=seed, callback=callback, metric=metric,
+                        color_space=color_space, sort=sort)
     labels = lookup_labels(keys, hist.keys, fit.codes).reshape(height, width)
     return QuantizeResult(fit.codebook, labels, fit.counts, fit.inertia, fit.n_iter,
                           fit.converged, len(hist), options)
@@ -175,7 +212,8 @@ class HistogramFit:
 
 def fit_histogram(hist: ColourHistogram, k: int, *, max_iter: int = 100, eps: float = 0.25,
                   init: str = "kmeans++", attempts: int = 1, seed=0,
-                  callback=None, metric: str = "euclidean") -> HistogramFit:
+                  callback=None, metric: str = "euclidean", color_space: str = "srgb",
+                  sort: str = "frequency") -> HistogramFit:
     """Fit a uint8 codebook of at most ``k`` colours to a colour histogram.
 
     The histogram may come from one image or be the merge of several (a
@@ -190,6 +228,15 @@ def fit_histogram(hist: ColourHistogram, k: int, *, max_iter: int = 100, eps: fl
         Largest number of codes.
     max_iter, eps, init, attempts, seed, callback, metric
         As in :func:`quantize_image`.
+    color_space : {'srgb', 'oklab', 'lab'}
+        The space k-means runs in, with the same weights: the distinct
+        colours (and the grid cells of the coarse passes) are converted to
+        it, the float centres come back to sRGB, clipped and rounded to
+        uint8, and every colour then takes its nearest uint8 code measured
+        in that space. ``eps`` stays in 0-255 units (scaled by
+        :func:`quantize.colorspace.eps_scale`); an ``init`` array is sRGB.
+    sort : {'frequency', 'luminance', 'none'}
+        The order of the codes (:func:`order_codes`).
 
     Returns
     -------
@@ -198,17 +245,23 @@ def fit_histogram(hist: ColourHistogram, k: int, *, max_iter: int = 100, eps: fl
     if metric != "euclidean":
         from .metrics import check_metric
         check_metric(metric)
+    _check_sort(sort)
+    working = None
+    if _cs.check_color_space(color_space) != "srgb":
+        working = _cs.to_working(hist.colours, color_space)
     if len(hist) <= k:
         centers, n_iter, converged = hist.colours.astype(np.float64), 0, True
     else:
         centers, n_iter, converged = _fit_codebook(
             hist, int(k), init=init, max_iter=max_iter, eps=eps, attempts=attempts,
-            seed=seed, callback=callback, metric=metric)
-    codebook, codes, counts, inertia = _finish_codebook(hist, centers)
+            seed=seed, callback=callback, metric=metric, color_space=color_space,
+            working=working)
+    codebook, codes, counts, inertia = _finish_codebook(hist, centers, color_space=color_space,
+                                                        working=working, sort=sort)
     return HistogramFit(codebook, codes, counts, inertia, n_iter, converged)
 
 
-def apply_codebook(pixels, codebook) -> QuantizeResult:
+def apply_codebook(pixels, codebook, *, color_space: str = "srgb") -> QuantizeResult:
     """Map an image onto an existing codebook (vector quantization).
 
     Each pixel takes its nearest code (ties to the lowest index), found once
@@ -218,7 +271,11 @@ def apply_codebook(pixels, codebook) -> QuantizeResult:
     Parameters
     ----------
     pixels : ndarray of shape (H, W, 3), uint8
+        (H, W, 4) RGBA keeps its transparency: see
+        :func:`quantize.transparency.apply_rgba`.
     codebook : ndarray of shape (k, 3), uint8
+    color_space : {'srgb', 'oklab', 'lab'}
+        The space "nearest" is measured in. Inertia stays in sRGB.
 
     Returns
     -------
@@ -227,19 +284,30 @@ def apply_codebook(pixels, codebook) -> QuantizeResult:
     """
     pixels = np.asarray(pixels)
     codebook = np.asarray(codebook)
-    if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
-        raise ValueError(f"pixels must be an (H, W, 3) uint8 array, got {pixels.dtype} {pixels.shape}")
+    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4) or pixels.dtype != np.uint8:
+        raise ValueError("pixels must be an (H, W, 3) or (H, W, 4) uint8 array, got "
+                         f"{pixels.dtype} {pixels.shape}")
     if codebook.ndim != 2 or codebook.shape[1] != 3 or codebook.shape[0] == 0:
         raise ValueError(f"codebook must have shape (k, 3), got {codebook.shape}")
+    _cs.check_color_space(color_space)
+    if pixels.shape[2] == 4:
+        from .transparency import apply_rgba
+
+        return apply_rgba(pixels, codebook, color_space=color_space)
     codebook = codebook.astype(np.uint8)
     keys = pixel_keys(pixels)
     hist = colour_histogram(keys)
-    codes, sq_dist = nearest_codes(hist.colours, codebook)
+    if color_space == "srgb":
+        codes, sq_dist = nearest_codes(hist.colours, codebook)
+    else:
+        codes, sq_dist = nearest_codes_in(hist.colours, codebook, color_space)
     counts = np.bincount(codes, weights=hist.counts, minlength=codebook.shape[0]).astype(np.int64)
     inertia = float(np.dot(hist.counts, sq_dist))
     labels = lookup_labels(keys, hist.keys, codes).reshape(pixels.shape[:2])
-    return QuantizeResult(codebook, labels, counts, inertia, 0, True, len(hist),
-                          {"codebook": codebook.shape[0]})
+    options = {"codebook": codebook.shape[0]}
+    if color_space != "srgb":
+        options["color_space"] = color_space
+    return QuantizeResult(codebook, labels, counts, inertia, 0, True, len(hist), options)
 
 
 #: Coarse bins aimed at per code for the first k-means pass.
@@ -265,9 +333,11 @@ class _CellPyramid:
 
     FINEST = 2
 
-    def __init__(self, hist: ColourHistogram):
+    def __init__(self, hist: ColourHistogram, values=None):
         # The finest level by dense counting over its 2**18 cells (one pass,
-        # no sort); the coarser ones merge its few thousand rows.
+        # no sort); the coarser ones merge its few thousand rows. ``values``
+        # (the colours in a working space, (U, 3) float) are what the cells
+        # average; the cells themselves are always sRGB grid cells.
         bits = 8 - self.FINEST
         cells = hist.colours >> self.FINEST
         cell_id = ((cells[:, 0].astype(np.intp) << bits) | cells[:, 1]) << bits | cells[:, 2]
@@ -277,7 +347,8 @@ class _CellPyramid:
         occupied = np.flatnonzero(dense_w)
         sums = np.empty((occupied.size, 3), dtype=np.float64)
         for j in range(3):
-            sums[:, j] = np.bincount(cell_id, weights=weights * hist.colours[:, j],
+            column = hist.colours[:, j] if values is None else values[:, j]
+            sums[:, j] = np.bincount(cell_id, weights=weights * column,
                                      minlength=size)[occupied]
         mask = (1 << bits) - 1
         occupied_cells = np.stack([occupied >> (2 * bits), (occupied >> bits) & mask,
@@ -322,7 +393,8 @@ def _lloyd_steps(points, weights, centers, steps, eps):
     return centers, n, converged
 
 
-def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback, metric="euclidean"):
+def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback, metric="euclidean",
+                  color_space="srgb", working=None):
     """Weighted k-means on the histogram, coarse to fine.
 
     k-means runs to convergence on coarse grid cells (their mean colours,
@@ -331,10 +403,20 @@ def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback, met
     is exact k-means on its points; only the starting centres come from the
     coarser level.
 
-    Returns (float centres, iterations, converged).
+    With a working colour space, ``working`` holds the histogram's colours
+    in it; the cells (still sRGB grid cells) average those values, and the
+    centres are converted back to sRGB at the end.
+
+    Returns (float sRGB centres, iterations, converged).
     """
     rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
-    colours = hist.colours.astype(np.float64)
+    if working is None:
+        colours = hist.colours.astype(np.float64)
+    else:
+        colours = working
+        eps = eps * _cs.eps_scale(color_space)
+        if not isinstance(init, str):
+            init = _cs.to_working(np.asarray(init, dtype=np.float64), color_space)
     weights = hist.counts.astype(np.float64)
     target = max(MIN_BINS, BINS_PER_CODE * k)
     if len(hist) <= 2 * target or metric != "euclidean":
@@ -343,8 +425,8 @@ def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback, met
         fit = _kmeans.cluster(colours, k, weights=weights, init=init, max_iter=max_iter,
                               eps=eps, attempts=attempts, seed=rng, callback=callback,
                               metric=metric)
-        return fit.centers, fit.n_iter, fit.converged
-    pyramid = _CellPyramid(hist)
+        return _cs.from_working(fit.centers, color_space), fit.n_iter, fit.converged
+    pyramid = _CellPyramid(hist, values=working)
     shift = pyramid.coarsest_within(target)
     means, bin_weights = pyramid.level(shift)
     if isinstance(init, str) and shift < 7 and pyramid.level(shift + 1)[1].size >= SEED_CELLS_PER_CODE * k:
@@ -374,6 +456,8 @@ def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback, met
     if POLISH_STEPS:
         centers, steps, converged = _lloyd_steps(colours, weights, centers, POLISH_STEPS, eps)
         n_iter += steps
+    if working is not None:
+        centers = _cs.from_working(centers, color_space)
     return centers, n_iter, converged
 
 
@@ -407,19 +491,181 @@ def nearest_codes(colours, codebook):
     return codes, np.einsum("ij,ij->i", diff, diff).astype(np.int64)
 
 
-def _finish_codebook(hist: ColourHistogram, centers: np.ndarray):
+def _finish_codebook(hist: ColourHistogram, centers: np.ndarray, *, color_space: str = "srgb",
+                     working=None, sort: str = "frequency"):
     """Round centres to uint8, relabel against them, drop unused/duplicate codes.
 
     Rounding moves centres, so every distinct colour is labelled again with
-    its nearest uint8 code; the codes are then ordered by pixel count.
+    its nearest uint8 code (nearest in ``color_space``; ``working`` holds the
+    histogram's colours there); the codes are then ordered by ``sort``.
     """
-    rounded = np.unique(np.clip(np.rint(centers), 0, 255).astype(np.uint8), axis=0)
-    codes, sq_dist = nearest_codes(hist.colours, rounded)
+    rounded, first = np.unique(np.clip(np.rint(centers), 0, 255).astype(np.uint8), axis=0,
+                               return_index=True)
+    if color_space == "srgb":
+        codes, sq_dist = nearest_codes(hist.colours, rounded)
+    else:
+        codes, sq_dist = nearest_codes_in(hist.colours, rounded, color_space, working)
     counts = np.bincount(codes, weights=hist.counts, minlength=rounded.shape[0]).astype(np.int64)
     used = np.flatnonzero(counts > 0)
-    # Most used first; ties broken by the packed colour value (np.unique order).
-    order = used[np.argsort(-counts[used], kind="stable")]
+    if sort == "frequency":
+        # Most used first; ties broken by the packed colour value (np.unique order).
+        order = used[np.argsort(-counts[used], kind="stable")]
+    else:
+        order = used[order_codes(rounded[used], counts[used], sort, first=first[used])]
     remap = np.empty(rounded.shape[0], dtype=np.intp)
     remap[order] = np.arange(order.size)
     inertia = float(np.dot(hist.counts, sq_dist))
     return rounded[order], remap[codes], counts[order], inertia
+
+
+def nearest_codes_in(colours, codebook, color_space: str, colours_working=None):
+    """Nearest code of each uint8 colour, measured in a colour space.
+
+    Parameters
+    ----------
+    colours : ndarray of shape (U, 3), uint8
+    codebook : ndarray of shape (k, 3), uint8
+    color_space : {'srgb', 'oklab', 'lab'}
+        'srgb' is :func:`nearest_codes` (exact integers).
+    colours_working : ndarray of shape (U, 3), optional
+        ``colours`` already converted to the space.
+
+    Returns
+    -------
+    codes : ndarray of shape (U,), intp
+        Index of the nearest code in the space; ties to the lowest index.
+    sq_dist : ndarray of shape (U,), int64
+        The squared sRGB distance to that code (what inertia measures).
+
+    Notes
+    -----
+    The search is float32 on values centred on the codebook's mean, so two
+    codes whose distances differ by less than about 1e-6 of the space's
+    range may be taken for each other.
+    """
+    if color_space == "srgb":
+        return nearest_codes(colours, codebook)
+    colours = np.asarray(colours, dtype=np.uint8)
+    codebook = np.asarray(codebook, dtype=np.uint8)
+    if colours_working is None:
+        colours_working = _cs.to_working(colours, color_space)
+    book = _cs.to_working(codebook, color_space)
+    centre = book.mean(axis=0)
+    codes = np.empty(colours.shape[0], dtype=np.intp)
+    _kmeans._nearest(_kmeans._augment(colours_working - centre, np.float32), book - centre, codes,
+                     _kmeans._new_buffer(colours.shape[0], codebook.shape[0], np.float32))
+    diff = colours.astype(np.int32) - codebook[codes].astype(np.int32)
+    return codes, np.einsum("ij,ij->i", diff, diff).astype(np.int64)
+
+
+def _check_sort(sort: str) -> str:
+    if sort not in SORT_RULES:
+        raise ValueError(f"sort must be one of {', '.join(SORT_RULES)}, got {sort!r}")
+    return sort
+
+
+def order_codes(codebook, counts, sort: str = "frequency", *, first=None) -> np.ndarray:
+    """The palette order of a codebook: a permutation of its rows.
+
+    The rules (``--sort``), each stable and deterministic:
+
+    ``frequency``
+        Most used first (largest ``counts``); ties keep the given order
+        (for a fitted codebook: ascending packed colour value).
+    ``luminance``
+        Darkest first, by relative luminance Y of the sRGB colour; ties keep
+        the given order.
+    ``none``
+        The order the k-means centres came in (``first``: the index of the
+        first centre that rounded to each row; the given order when None).
+        With ``--init CODEBOOK`` that is the initial codebook's order.
+
+    For an RGBA codebook the entries with transparency come first, so that
+    a PNG's tRNS chunk is as short as possible: the fully transparent entry,
+    then the translucent ones, then the opaque ones, each group ordered by
+    the rule.
+
+    Parameters
+    ----------
+    codebook : ndarray of shape (k, 3) or (k, 4), uint8
+    counts : ndarray of shape (k,)
+    sort : {'frequency', 'luminance', 'none'}
+    first : ndarray of shape (k,), optional
+
+    Returns
+    -------
+    ndarray of shape (k,), intp
+
+    Examples
+    --------
+    >>> book = np.array([[255, 255, 255], [0, 0, 0], [255, 0, 0]], np.uint8)
+    >>> order_codes(book, np.array([1, 5, 5])).tolist()
+    [1, 2, 0]
+    >>> order_codes(book, np.array([1, 5, 5]), "luminance").tolist()
+    [1, 2, 0]
+    >>> order_codes(book, np.array([1, 5, 5]), "none").tolist()
+    [0, 1, 2]
+    """
+    _check_sort(sort)
+    codebook = np.asarray(codebook)
+    n = codebook.shape[0]
+    position = np.arange(n)
+    if sort == "frequency":
+        keys = [position, -np.asarray(counts, dtype=np.int64)]
+    elif sort == "luminance":
+        keys = [position, _cs.luminance(codebook[:, :3])]
+    else:
+        keys = [position if first is None else np.asarray(first)]
+    if codebook.shape[1] == 4:
+        alpha = codebook[:, 3]
+        keys.append(np.where(alpha == 0, 0, np.where(alpha < 255, 1, 2)))
+    return np.lexsort(keys).astype(np.intp)
+
+
+def pixel_inertia(pixels, codebook, labels, rows: int = 256) -> float:
+    """Sum of squared errors between pixels and their codes' colours (0-255 units).
+
+    RGB images: over R, G and B. RGBA: over premultiplied R, G, B and alpha
+    (see :mod:`quantize.transparency`), so that fully transparent pixels
+    cost nothing whatever their colour.
+    """
+    pixels = np.asarray(pixels)
+    codebook = np.asarray(codebook)
+    total = 0.0
+    for r0 in range(0, pixels.shape[0], rows):
+        block = pixels[r0:r0 + rows]
+        quant = codebook[labels[r0:r0 + rows]]
+        if codebook.shape[1] == 4:
+            from .transparency import premultiplied
+
+            diff = premultiplied(block) - premultiplied(quant)
+            total += float(np.einsum("ijk,ijk->", diff, diff))
+        else:
+            diff = block.astype(np.int32) - quant
+            total += float(np.einsum("ijk,ijk->", diff, diff, dtype=np.int64))
+    return total
+
+
+def relabel(result: QuantizeResult, pixels, labels, *, sort=None) -> QuantizeResult:
+    """A result with new codes for its pixels (e.g. dithered), recounted.
+
+    Counts and inertia are measured again against ``pixels``. With ``sort``
+    (a fitted palette), codes no pixel uses any more are dropped and the
+    rest put in the palette order again; with ``sort=None`` (a given
+    codebook, as in :func:`apply_codebook`) the codebook is kept as it is.
+    """
+    labels = np.asarray(labels)
+    k = result.codebook.shape[0]
+    counts = np.bincount(labels.ravel(), minlength=k).astype(np.int64)
+    codebook = result.codebook
+    if sort is not None:
+        used = np.flatnonzero(counts > 0)
+        # 'none' keeps the fitted order (the given order, in order_codes).
+        order = used[order_codes(codebook[used], counts[used], sort)]
+        remap = np.zeros(k, dtype=np.intp)
+        remap[order] = np.arange(order.size)
+        codebook, counts = codebook[order], counts[order]
+        labels = remap[labels].astype(labels.dtype)
+    inertia = pixel_inertia(pixels, codebook, labels)
+    return QuantizeResult(codebook, labels, counts, inertia, result.n_iter, result.converged,
+                          result.n_colours_in, dict(result.options))

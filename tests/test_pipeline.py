@@ -204,7 +204,7 @@ def test_k_above_256_uses_wide_labels():
 
 @pytest.mark.parametrize("bad, match", [
     (np.zeros((4, 4), dtype=np.uint8), "uint8"),
-    (np.zeros((4, 4, 4), dtype=np.uint8), r"\(4, 4, 4\)"),
+    (np.zeros((4, 4, 5), dtype=np.uint8), r"\(4, 4, 5\)"),  # 4 channels are RGBA
     (np.zeros((4, 4, 3), dtype=np.float64), "float64"),
     (np.zeros((0, 4, 3), dtype=np.uint8), "no pixels"),
 ])
