@@ -68,12 +68,17 @@ def parse_args(argv=None):
     p.add_argument("--long-run", type=float, default=20.0,
                    help="a run longer than this many seconds is not repeated (default 20)")
     p.add_argument("--results", type=Path, help="where to write the Markdown report")
+    p.add_argument("--no-looks", action="store_true",
+                   help="skip issue 7's section (ΔE, PSNR and PNG bytes against pngquant at "
+                        "k=16 and 256, 12 MP dithering time)")
+    p.add_argument("--looks-only", action="store_true",
+                   help="only issue 7's section (with the 12 MP dithering unless --no-large)")
     args = p.parse_args(argv)
 
     if args.huge_only:
         args.huge, args.images, args.no_large = True, ["none"], True
     partial = bool(args.quick or args.ks or args.images or args.tools or args.no_large
-                   or args.huge_only)
+                   or args.huge_only or args.no_looks or args.looks_only)
     if args.quick:
         args.ks = args.ks or [16]
         args.images = args.images or ["china.jpg"]
@@ -156,7 +161,9 @@ def main(argv=None) -> int:
 
         # The plan: (image loader, tools for it, k values).
         plan = [(lambda n=name: bimages.photo(n), usable, args.ks) for name in args.images]
-        if not args.no_large:
+        if args.looks_only:
+            plan = []
+        elif not args.no_large:
             large_tools = [t for t in usable if args.large_all_tools or t not in tools.SLOW_ON_LARGE]
             log("bench: preparing the 12 MP image (generated once into benchmarks/.cache/)...")
             for img in bimages.large_images():
@@ -185,8 +192,15 @@ def main(argv=None) -> int:
             del img
             gc.collect()
 
+        looks_rows, looks_timings = [], []
+        if not args.no_looks:  # issue 7: ΔE, PSNR, bytes against pngquant; 12 MP dithering
+            from benchmarks import looks
+
+            looks_rows, looks_timings = looks.run(args.images, large=not args.no_large, ctx=ctx,
+                                                  log=log)
+
         help_info = None
-        if "cli" in usable:
+        if "cli" in usable and not args.looks_only:
             log("bench: timing `quantize --help`...")
             help_info = tools.measure_help(ctx)
         floor = tools.rss_floor()
@@ -229,6 +243,10 @@ def main(argv=None) -> int:
         wall_seconds=time.perf_counter() - started,
         command="python -m benchmarks.run" + ("" if argv is None and len(sys.argv) < 2 else
                                               " " + shlex.join(sys.argv[1:] if argv is None else argv)))
+    if not args.no_looks:
+        from benchmarks import looks
+
+        text = text.rstrip("\n") + "\n\n" + looks.render(looks_rows, looks_timings)
     print(text)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = args.results.with_name("." + args.results.name + ".tmp")

@@ -455,9 +455,11 @@ def format_for_path(path, default=None) -> str:
 #: Output formats that can hold an alpha channel (reconstruct mode writes RGBA).
 ALPHA_FORMATS = ("PNG", "WEBP", "TIFF")
 
-#: zlib settings of palette PNGs: (level, memLevel). The default is zlib's own
-#: default level; ``optimize`` spends the most effort zlib has.
-PNG_ZLIB = {False: (6, 8), True: (9, 9)}
+#: zlib settings (level, memLevel, strategy) of palette PNGs. The default is
+#: zlib's own default; ``optimize`` compresses with each of the settings and
+#: keeps the smallest stream (level 9 is not always smaller than level 6).
+PNG_ZLIB_DEFAULT = (6, 8, 0)  # 0 is zlib.Z_DEFAULT_STRATEGY
+PNG_ZLIB_OPTIMIZE = ((6, 8, 0), (9, 9, 0), (9, 9, 1))  # 1 is zlib.Z_FILTERED
 
 
 def png_bit_depth(k: int) -> int:
@@ -520,8 +522,10 @@ def encode_palette_png(labels, codebook, *, path=None, optimize: bool = False) -
     path : str or None
         The file the bytes are for, named in errors.
     optimize : bool
-        Compress with zlib's most effort (level 9, memLevel 9) rather than
-        its default (level 6): a little smaller, several times slower.
+        Compress with each of :data:`PNG_ZLIB_OPTIMIZE` (zlib levels 6 and
+        9, memLevel 9, the default and the "filtered" strategies) and keep
+        the smallest: never larger than the default, a few percent smaller
+        at best, several times slower.
 
     Returns
     -------
@@ -551,10 +555,13 @@ def encode_palette_png(labels, codebook, *, path=None, optimize: bool = False) -
     h, w = labels.shape
     if h >= 1 << 31 or w >= 1 << 31:
         raise OutputError(path, f"cannot encode the image as PNG: {w}x{h} is too large")
-    level, mem_level = PNG_ZLIB[bool(optimize)]
     rows = _pack_rows(labels.astype(np.uint8, copy=False), bits)
-    compressor = zlib.compressobj(level, zlib.DEFLATED, 15, mem_level, zlib.Z_DEFAULT_STRATEGY)
-    idat = compressor.compress(rows.data) + compressor.flush()
+    idat = None
+    for level, mem_level, strategy in (PNG_ZLIB_OPTIMIZE if optimize else (PNG_ZLIB_DEFAULT,)):
+        compressor = zlib.compressobj(level, zlib.DEFLATED, 15, mem_level, strategy)
+        stream = compressor.compress(rows.data) + compressor.flush()
+        if idat is None or len(stream) < len(idat):
+            idat = stream
     parts = [b"\x89PNG\r\n\x1a\n",
              _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bits, 3, 0, 0, 0)),
              _png_chunk(b"PLTE", codebook[:, :3].tobytes())]
