@@ -256,8 +256,11 @@ def fit_histogram(hist: ColourHistogram, k: int, *, max_iter: int = 100, eps: fl
             hist, int(k), init=init, max_iter=max_iter, eps=eps, attempts=attempts,
             seed=seed, callback=callback, metric=metric, color_space=color_space,
             working=working)
-    codebook, codes, counts, inertia = _finish_codebook(hist, centers, color_space=color_space,
-                                                        working=working, sort=sort)
+    # With at most k colours each colour is its own code, at distance 0 in any
+    # space: the exact sRGB search finds exactly that.
+    exact = len(hist) <= k
+    codebook, codes, counts, inertia = _finish_codebook(
+        hist, centers, color_space="srgb" if exact else color_space, working=working, sort=sort)
     return HistogramFit(codebook, codes, counts, inertia, n_iter, converged)
 
 

@@ -41,8 +41,10 @@ __all__ = ["TRANSPARENT", "premultiplied", "flatten", "prepare", "visible_rgb", 
 #: The reserved palette entry of fully transparent pixels.
 TRANSPARENT = (0, 0, 0, 0)
 
-#: Lloyd steps with opaque and translucent pixels kept apart.
+#: Lloyd steps with opaque and translucent pixels kept apart, on the coarse
+#: cells (or on every colour of a small image), then on cells half as large.
 GROUP_STEPS = 5
+REFINE_STEPS = 2
 #: Grid cells aimed at per code for the coarse RGBA pass, and the least.
 BINS_PER_CODE = 32
 MIN_BINS = 4096
@@ -267,20 +269,52 @@ def _grouped_nearest(points, groups, centres, centre_groups) -> np.ndarray:
     return labels
 
 
-def _coarse_cells(colours4, target: int):
-    """(cell index of each colour, number of cells) at the finest shift with <= target cells."""
-    for shift in range(2, 8):
-        c = (colours4 >> shift).astype(np.uint32)
-        packed = (c[:, 0] << 24) | (c[:, 1] << 16) | (c[:, 2] << 8) | c[:, 3]
-        unique, inverse = np.unique(packed, return_inverse=True)
-        if unique.size <= target:
+def _cell_levels(colours4, groups, points, weights, target: int):
+    """Grid cells of the RGBA colours, never mixing opaque and translucent ones.
+
+    Returns a list of (means, weights, groups) per level, coarsest first:
+    the coarsest level with at most ``target`` occupied cells (shift 3 to 7
+    on every channel) and the level one shift finer when there is one.
+    Counted densely (at most 2 × 2**20 cells), so no sort.
+    """
+    def level(shift):
+        bits = 8 - shift
+        c = (colours4 >> shift).astype(np.int64)
+        ids = groups.astype(np.int64)
+        for j in range(4):
+            ids = (ids << bits) | c[:, j]
+        size = 2 << (4 * bits)
+        cw = np.bincount(ids, weights=weights, minlength=size)
+        occupied = np.flatnonzero(cw)
+        return ids, size, cw, occupied
+
+    chosen = None
+    for shift in range(3, 8):
+        ids, size, cw, occupied = level(shift)
+        if occupied.size <= target or shift == 7:
+            chosen = shift
             break
-    return inverse.ravel(), unique.size
+    out = []
+    for shift in (chosen, chosen - 1):
+        if shift < 3:
+            break
+        ids, size, cw, occupied = level(shift)
+        means = np.empty((occupied.size, points.shape[1]))
+        for j in range(points.shape[1]):
+            means[:, j] = np.bincount(ids, weights=weights * points[:, j],
+                                      minlength=size)[occupied] / cw[occupied]
+        out.append((means, cw[occupied], (occupied >> (4 * (8 - shift))).astype(np.int8)))
+    return out
 
 
 def _fit_rgba(visible_pixels, k, *, init, max_iter, eps, attempts, seed, callback, metric,
               color_space, sort):
     """k-means on the distinct RGBA colours of the visible pixels.
+
+    Coarse to fine, as the RGB pipeline: k-means to convergence on grid
+    cells (opaque and translucent colours in separate cells), the grouped
+    Lloyd steps there, a few grouped steps on cells half as large, then
+    every distinct colour takes its nearest code of its own group.
 
     Returns (codebook (k', 4) uint8 in palette order, code of each visible
     pixel, counts, inertia, n_iter, converged, distinct colours).
@@ -290,7 +324,9 @@ def _fit_rgba(visible_pixels, k, *, init, max_iter, eps, attempts, seed, callbac
     rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
     v = visible_pixels.astype(np.uint32)
     keys = (v[:, 0] << 24) | (v[:, 1] << 16) | (v[:, 2] << 8) | v[:, 3]
+    del v
     unique, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    del keys
     inverse = inverse.ravel()
     colours4 = np.empty((unique.size, 4), dtype=np.uint8)
     for j, shift in enumerate((24, 16, 8, 0)):
@@ -305,6 +341,7 @@ def _fit_rgba(visible_pixels, k, *, init, max_iter, eps, attempts, seed, callbac
     n_iter, converged = 0, True
     if unique.size <= k:
         centres = points.copy()
+        centre_groups = groups.copy()
     else:
         start = init
         if not isinstance(init, str):
@@ -313,26 +350,25 @@ def _fit_rgba(visible_pixels, k, *, init, max_iter, eps, attempts, seed, callbac
                                     np.full((given.shape[0], 1), _alpha_range(color_space))], axis=1)
         target = max(MIN_BINS, BINS_PER_CODE * k)
         if unique.size > 2 * target and metric == "euclidean":
-            cell, n_cells = _coarse_cells(colours4, target)
-            cw = np.bincount(cell, weights=weights, minlength=n_cells)
-            means = np.empty((n_cells, 4))
-            for j in range(4):
-                means[:, j] = np.bincount(cell, weights=weights * points[:, j], minlength=n_cells) / cw
+            levels = _cell_levels(colours4, groups, points, weights, target)
+            means, cw, cgroups = levels[0]
             fit = _kmeans.cluster(means, k, weights=cw, init=start, max_iter=max_iter, eps=eps_w,
                                   attempts=attempts, seed=rng, callback=callback)
-            centres, _, _, steps, converged = _kmeans._run_once(
-                points, weights, fit.centers, 3, eps_w, None, None, np.float32, want_sq=False)
-            n_iter = fit.n_iter + steps
+            centres, centre_groups, steps = _group_steps(means, cw, cgroups, fit.centers, eps_w,
+                                                         GROUP_STEPS)
+            n_iter, converged = fit.n_iter + steps, fit.converged
+            for means, cw, cgroups in levels[1:]:
+                centres, centre_groups, steps = _group_steps(
+                    means, cw, cgroups, centres, eps_w, REFINE_STEPS, centre_groups)
+                n_iter += steps
         else:
             fit = _kmeans.cluster(points, k, weights=weights, init=start, max_iter=max_iter,
                                   eps=eps_w, attempts=attempts, seed=rng, callback=callback,
                                   metric=metric)
-            centres, n_iter, converged = fit.centers, fit.n_iter, fit.converged
-        centres, steps = _group_steps(points, weights, groups, centres, eps_w)
-        n_iter += steps
+            centres, centre_groups, steps = _group_steps(points, weights, groups, fit.centers,
+                                                         eps_w, GROUP_STEPS)
+            n_iter, converged = fit.n_iter + steps, fit.converged
 
-    # Each centre's group, from where its pixels come from.
-    centre_groups = _centre_groups(points, weights, groups, centres)
     codebook = _from_features(centres, centre_groups == 0, color_space)
     codebook, first = np.unique(codebook, axis=0, return_index=True)
     book_groups = (codebook[:, 3] < 255).astype(np.int8)
@@ -348,14 +384,15 @@ def _fit_rgba(visible_pixels, k, *, init, max_iter, eps, attempts, seed, callbac
             converged, int(unique.size))
 
 
-def _centre_groups(points, weights, groups, centres) -> np.ndarray:
+def _centre_groups(points, weights, groups, centres, labels=None) -> np.ndarray:
     """0 (opaque) or 1 (translucent) per centre: the group with most of its weight.
 
     Both groups present among the points get at least one centre: when one
     has none, the centre holding most of its weight changes sides (taken
     from a side with two or more).
     """
-    labels = _nearest32(points, centres)
+    if labels is None:
+        labels = _nearest32(points, centres)
     k = centres.shape[0]
     share = np.zeros((2, k))
     for g in (0, 1):
@@ -372,21 +409,27 @@ def _centre_groups(points, weights, groups, centres) -> np.ndarray:
     return centre_groups
 
 
-def _group_steps(points, weights, groups, centres, eps):
-    """Lloyd steps in which each point may only join a centre of its own group."""
+def _group_steps(points, weights, groups, centres, eps, steps, centre_groups=None):
+    """Lloyd steps in which each point may only join a centre of its own group.
+
+    ``centre_groups`` None: each centre first joins the group most of its
+    points come from (:func:`_centre_groups`), and a centre that changed
+    sides without points of its new group starts from that group's heaviest
+    point. Returns (centres, centre_groups, steps run).
+    """
     centres = centres.copy()
-    centre_groups = _centre_groups(points, weights, groups, centres)
-    # A centre moving to the other side starts from that side's heaviest point.
-    for g in (0, 1):
-        rows = np.flatnonzero(groups == g)
-        if rows.size:
-            heavy = rows[np.argmax(weights[rows])]
-            labels = _nearest32(points, centres)
-            for c in np.flatnonzero(centre_groups == g):
-                if not np.any((labels == c) & (groups == g)):
-                    centres[c] = points[heavy]
-    steps = 0
-    for steps in range(1, GROUP_STEPS + 1):
+    if centre_groups is None:
+        labels = _nearest32(points, centres)
+        centre_groups = _centre_groups(points, weights, groups, centres, labels)
+        for g in (0, 1):
+            rows = np.flatnonzero(groups == g)
+            if rows.size:
+                heavy = rows[np.argmax(weights[rows])]
+                for c in np.flatnonzero(centre_groups == g):
+                    if not np.any((labels == c) & (groups == g)):
+                        centres[c] = points[heavy]
+    n = 0
+    for n in range(1, steps + 1):
         labels = _grouped_nearest(points, groups, centres, centre_groups)
         k = centres.shape[0]
         cw = np.bincount(labels, weights=weights, minlength=k)
@@ -399,7 +442,7 @@ def _group_steps(points, weights, groups, centres, eps):
         centres = new
         if shift <= eps * eps:
             break
-    return centres, steps
+    return centres, centre_groups, n
 
 
 def apply_rgba(pixels, codebook, *, color_space="srgb"):

@@ -205,6 +205,19 @@ def test_working_space_result_invariants(chelsea_small, space, k):
     assert r.mse == pytest.approx(mse)
 
 
+@pytest.mark.parametrize("space", ["oklab", "lab"])
+def test_at_most_k_colours_come_back_exactly_in_every_space(space):
+    # 256 greys, and 256 near-black colours (the closest pairs in Oklab).
+    greys = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+    darks = np.stack(np.meshgrid(np.arange(8), np.arange(8), np.arange(4), indexing="ij"),
+                     -1).reshape(-1, 3).astype(np.uint8)
+    for colours in (greys, darks):
+        img = colours.reshape(16, -1, 3)
+        r = quantize_image(img, 256, color_space=space)
+        np.testing.assert_array_equal(r.reconstruct(), img)
+        assert r.inertia == 0.0
+
+
 def test_srgb_is_the_default_and_unchanged(chelsea_small):
     a = quantize_image(chelsea_small, 8, seed=1)
     b = quantize_image(chelsea_small, 8, seed=1, color_space="srgb")
