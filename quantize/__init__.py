@@ -35,7 +35,7 @@ _EXPORTS = {
 
 #: Submodules reachable as attributes (``quantize.vq.kmeans2``) without an
 #: explicit import; loaded on first use.
-_SUBMODULES = ("vq", "metrics")
+_SUBMODULES = ("vq", "metrics", "colorspace", "dither", "transparency")
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

@@ -468,7 +468,9 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
     if swatch_path is not None:
         from .plot import render_swatch
 
-        outputs.append((swatch_path, render_swatch(result.codebook[:, :3], result.counts)))
+        from .transparency import codebook_rows
+
+        outputs.append((swatch_path, render_swatch(*codebook_rows(result.codebook, result.counts)[:2])))
     # Both files or neither: a failed Make rule leaves no target behind.
     write_all(outputs)
     seconds = time.perf_counter() - started

@@ -191,3 +191,14 @@ def test_cli_batch_dither(tmp_path, write_png):
     assert res.exit_code == 0, res.output
     labels, palette = palette_of((tmp_path / "out" / "ramp.png").read_bytes())
     assert len(np.unique(labels)) == len(palette) <= 4
+
+
+def test_new_modules_import_no_pil_click_or_tqdm():
+    import subprocess
+    import sys
+
+    code = ("import sys, quantize.dither, quantize.colorspace, quantize.transparency, "
+            "quantize.pipeline\n"
+            "print(sorted(m for m in ('PIL', 'click', 'tqdm') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
