@@ -442,6 +442,11 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
                                     attempts=attempts, seed=seed, metric=metric,
                                     color_space=color_space, sort=sort)
         result = _dithered(result, pixels, dither, sort=sort)
+        if mode == "palette" and result.codebook.shape[0] > 256:
+            raise click.UsageError(f"{input_path!r} has transparent pixels, which need a palette "
+                                   f"entry besides the {result.codebook.shape[0] - 1} colours of "
+                                   "--init; a palette PNG holds at most 256: flatten with "
+                                   "--background COLOR or use --mode reconstruct")
         if mode == "palette":
             data = encode_palette_png(result.labels, result.codebook, path=output_path,
                                       optimize=optimize)
