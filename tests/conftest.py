@@ -73,3 +73,18 @@ def out_dir(tmp_path) -> Path:
     folder = tmp_path / "out"
     folder.mkdir()
     return folder
+
+
+@pytest.fixture
+def run():
+    """Invoke the CLI in-process; returns click's Result."""
+    from click.testing import CliRunner
+
+    from quantize.cli import cli
+
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(cli, [str(a) for a in args], input=input)
+
+    return invoke

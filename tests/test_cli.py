@@ -10,24 +10,11 @@ import sys
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 import quantize.pipeline
-from quantize.cli import cli
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture
-def run():
-    """Invoke the CLI in-process; returns click's Result."""
-    runner = CliRunner()
-
-    def invoke(*args, input=None):
-        return runner.invoke(cli, [str(a) for a in args], input=input)
-
-    return invoke
 
 
 def listing(folder):

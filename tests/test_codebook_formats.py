@@ -12,13 +12,11 @@ import struct
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
-from quantize.cli import cli
 from quantize.codebook import (
     CODEBOOK_FORMATS,
     codebook_format,
@@ -31,16 +29,6 @@ from quantize.errors import BadImageError, InputMissingError
 
 FORMATS = sorted(set(CODEBOOK_FORMATS.values()))
 EXTENSIONS = sorted(CODEBOOK_FORMATS)
-
-
-@pytest.fixture
-def run():
-    runner = CliRunner()
-
-    def invoke(*args, input=None):
-        return runner.invoke(cli, [str(a) for a in args], input=input)
-
-    return invoke
 
 
 def random_codebook(k, seed=0):

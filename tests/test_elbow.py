@@ -10,26 +10,14 @@ import os
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 import quantize.elbow as elbow_mod
-from quantize.cli import cli
 from quantize.elbow import knee, parse_k_spec, sweep
 from quantize.histogram import colour_histogram, pixel_keys
 from quantize.pipeline import HistogramFit, fit_histogram, quantize_image
 
 PHOTOS = ["chelsea.png", "coffee.png", "china.jpg", "flower.jpg", "astronaut.png"]
-
-
-@pytest.fixture
-def run():
-    runner = CliRunner()
-
-    def invoke(*args, input=None):
-        return runner.invoke(cli, [str(a) for a in args], input=input)
-
-    return invoke
 
 
 def thumbnail(path, size=(100, 67)):

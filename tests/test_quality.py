@@ -9,25 +9,13 @@ import os
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 import quantize.quality as quality_mod
-from quantize.cli import cli
 from quantize.errors import QualityError
 from quantize.histogram import colour_histogram, pixel_keys
 from quantize.pipeline import fit_histogram, quantize_image
 from quantize.quality import QualityTarget, quantize_to_target, search_k
-
-
-@pytest.fixture
-def run():
-    runner = CliRunner()
-
-    def invoke(*args, input=None):
-        return runner.invoke(cli, [str(a) for a in args], input=input)
-
-    return invoke
 
 
 @pytest.fixture
