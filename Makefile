@@ -76,6 +76,7 @@ bench: $(VENV)/.installed-bench
 	  || echo "make bench: could not install pngquant; its column is left out"; }
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.dask_overhead
+	$(BIN)/python -m benchmarks.batch_throughput
 
 clean:
 	rm -rf $(VENV) out samples/out
