@@ -334,6 +334,19 @@ def _relocate_empty(data, weights, min_sq, centers, empty_idx):
         centers[i] = data[far[0]] if far.size else 0.0
 
 
+def _check_data_centers(data, centers):
+    """Both as contiguous float64, checked to be (M, N) and (k >= 1, N)."""
+    data = np.ascontiguousarray(data, dtype=np.float64)
+    centers = np.ascontiguousarray(centers, dtype=np.float64)
+    if data.ndim != 2 or centers.ndim != 2 or data.shape[1] != centers.shape[1]:
+        raise ValueError(
+            f"data (M, N) and centers (k, N) must agree in N, got {data.shape} and {centers.shape}"
+        )
+    if centers.shape[0] == 0:
+        raise ValueError("centers must have at least one row, got 0")
+    return data, centers
+
+
 def assign(data, centers):
     """Nearest centre of every row and its squared distance.
 
@@ -356,14 +369,7 @@ def assign(data, centers):
     >>> assign([[0.0], [9.0]], [[1.0], [10.0]])[0]
     array([0, 1])
     """
-    data = np.ascontiguousarray(data, dtype=np.float64)
-    centers = np.ascontiguousarray(centers, dtype=np.float64)
-    if data.ndim != 2 or centers.ndim != 2 or data.shape[1] != centers.shape[1]:
-        raise ValueError(
-            f"data (M, N) and centers (k, N) must agree in N, got {data.shape} and {centers.shape}"
-        )
-    if centers.shape[0] == 0:
-        raise ValueError("centers must have at least one row, got 0")
+    data, centers = _check_data_centers(data, centers)
     labels = np.empty(data.shape[0], dtype=np.intp)
     _nearest(_augment(data, np.float64), centers, labels,
              _new_buffer(data.shape[0], centers.shape[0], np.float64))

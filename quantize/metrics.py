@@ -432,18 +432,6 @@ def _cluster(data, weights, k, init, max_iter, eps, attempts, rng, callback, met
 # Public helpers
 
 
-def _as_pair(data, centers):
-    data = np.ascontiguousarray(data, dtype=np.float64)
-    centers = np.ascontiguousarray(centers, dtype=np.float64)
-    if data.ndim != 2 or centers.ndim != 2 or data.shape[1] != centers.shape[1]:
-        raise ValueError(
-            f"data (M, N) and centers (k, N) must agree in N, got {data.shape} and {centers.shape}"
-        )
-    if centers.shape[0] == 0:
-        raise ValueError("centers must have at least one row, got 0")
-    return data, centers
-
-
 def nearest(data, centers, metric: str = "euclidean"):
     """Nearest centre of every row under a metric, and the row's cost.
 
@@ -477,7 +465,7 @@ def nearest(data, centers, metric: str = "euclidean"):
     array([0, 1])
     """
     check_metric(metric)
-    data, centers = _as_pair(data, centers)
+    data, centers = _km._check_data_centers(data, centers)
     kernel = _kernel(metric, data, np.ones(data.shape[0]))
     labels = np.empty(data.shape[0], dtype=np.intp)
     cost = np.empty(data.shape[0], dtype=np.float64)
@@ -515,5 +503,5 @@ def pairwise_distances(data, centers, metric: str = "euclidean"):
     array([[7.]])
     """
     check_metric(metric)
-    data, centers = _as_pair(data, centers)
+    data, centers = _km._check_data_centers(data, centers)
     return _kernel(metric, data, np.ones(data.shape[0])).pairwise(centers)
