@@ -81,7 +81,7 @@ def _random_init(data, weights, k, rng):
     return data[order[np.sort(first)[:k]]].copy()
 
 
-def _kmeanspp_init(data, weights, k, rng, x_sq, n_trials=None):
+def _kmeanspp_init(data, weights, k, rng):
     """Greedy k-means++ with weighted D² sampling.
 
     Each new centre is the best of ``2 + ln k`` candidates drawn with
@@ -91,8 +91,7 @@ def _kmeanspp_init(data, weights, k, rng, x_sq, n_trials=None):
     than k distinct positive-weight rows.
     """
     m, n = data.shape
-    if n_trials is None:
-        n_trials = 2 + int(math.log(k)) if k > 1 else 1
+    n_trials = 2 + int(math.log(k)) if k > 1 else 1
     centers = np.empty((k, n), dtype=np.float64)
     cumulative = np.cumsum(weights)
     first = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
@@ -268,7 +267,7 @@ def _update(data, weights, labels, k):
     return sums, counts
 
 
-def _run_once(data, weights, centers, max_iter, eps, x_sq, callback, dist_dtype=np.float64,
+def _run_once(data, weights, centers, max_iter, eps, callback, dist_dtype=np.float64,
               want_sq=True):
     """One Lloyd run from given centres. Assumes validated input.
 
@@ -510,20 +509,16 @@ def cluster(
 def _cluster(data, weights, k, init, max_iter, eps, attempts, rng, callback,
              dist_dtype=np.float64):
     """Best-of-attempts loop. Assumes validated input."""
-    x_sq = np.einsum("ij,ij->i", data, data)
     best = None
     for _ in range(attempts):
         if callable(init):
-            if init is _kmeanspp_init:
-                centers = init(data, weights, k, rng, x_sq)
-            else:
-                centers = init(data, weights, k, rng)
+            centers = init(data, weights, k, rng)
             if centers is None:
                 return _distinct_rows_result(data, weights, k)
         else:
             centers = init
         centers, labels, min_sq, n_iter, converged = _run_once(
-            data, weights, centers, max_iter, eps, x_sq, callback, dist_dtype
+            data, weights, centers, max_iter, eps, callback, dist_dtype
         )
         inertia = float(np.dot(weights, min_sq))
         if best is None or inertia < best.inertia:

@@ -324,7 +324,7 @@ def _init_centers(kernel, init, k, rng):
     if init == "random":
         return _km._random_init(kernel.seed_rows, kernel.seed_weights, k, rng)
     if kernel.name == "euclidean":
-        return _km._kmeanspp_init(kernel.data, kernel.seed_weights, k, rng, kernel.x_sq)
+        return _km._kmeanspp_init(kernel.data, kernel.seed_weights, k, rng)
     return _greedy_seed(kernel, k, rng)
 
 

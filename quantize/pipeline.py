@@ -392,7 +392,7 @@ class _CellPyramid:
 def _lloyd_steps(points, weights, centers, steps, eps):
     """A few exact Lloyd steps (float32 search) from given centres."""
     centers, _, _, n, converged = _kmeans._run_once(
-        points, weights, centers, steps, eps, None, None, np.float32, want_sq=False)
+        points, weights, centers, steps, eps, None, np.float32, want_sq=False)
     return centers, n, converged
 
 
@@ -439,10 +439,7 @@ def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback, met
         init_fn = _kmeans.INIT_METHODS[init]
         best = None
         for _ in range(attempts):
-            if init_fn is _kmeans._kmeanspp_init:
-                start = init_fn(seeds, seed_weights, k, rng, None)
-            else:
-                start = init_fn(seeds, seed_weights, k, rng)
+            start = init_fn(seeds, seed_weights, k, rng)
             fit = _kmeans.cluster(means, k, weights=bin_weights, init=start, max_iter=max_iter,
                                   eps=eps, seed=rng, callback=callback)
             if best is None or fit.inertia < best.inertia:
