@@ -11,6 +11,7 @@ Three layers, as in scikit-learn: :func:`cluster` checks its arguments once,
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import warnings
@@ -131,21 +132,26 @@ def _sq_dist_to(data_t, points):
     return out
 
 
-#: Up to this many centres, distances are laid out centre-major and the
-#: minimum is taken by a loop over centres: argmin along short rows is slow.
-_SMALL_K = 48
+#: Up to this many centres the search packs each distance and its centre's
+#: index into one int32 and takes a plain minimum: numpy's argmin along short
+#: rows is several times slower than a min-reduction down columns.
+_PACKED_MAX_K = 64
+#: Distance-matrix entries per block of the packed search (256 KiB of
+#: float32: the block stays in cache between the passes over it).
+_PACKED_BLOCK = 1 << 16
 
 
 def _augment(data, dtype):
-    """Rows with a trailing 1: ``[x, 1] @ [-2c; |c|²]`` is ``|x-c|² - |x|²``.
+    """Rows ``[x, 1, |x|²]``: times ``[-2c; |c|²; 1]`` they give ``|x - c|²``.
 
-    One matrix product then gives the distance ranking with no further
-    passes over the (chunk, k) block.
+    One matrix product then gives every squared distance, with no further
+    passes over the (chunk, k) block before the minimum.
     """
     m, n = data.shape
-    out = np.empty((m, n + 1), dtype=dtype)
+    out = np.empty((m, n + 2), dtype=dtype)
     out[:, :n] = data
     out[:, n] = 1.0
+    out[:, n + 1] = np.einsum("ij,ij->i", out[:, :n], out[:, :n])
     return out
 
 
@@ -174,7 +180,7 @@ def _n_threads() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _nearest(data_aug, centers, labels, buf):
+def _nearest(data_aug, centers, labels, buf, sq_dist=None):
     """Index of the nearest centre of every row, in chunks, into ``labels``.
 
     ``data_aug`` comes from :func:`_augment`; ``buf`` is preallocated scratch
@@ -182,17 +188,20 @@ def _nearest(data_aug, centers, labels, buf):
     Ties go to the lowest centre index. Large searches are split into
     contiguous row ranges, one per thread; each row's answer is computed the
     same way whatever the split, so results do not depend on the threads.
+    ``sq_dist``, if given (shape (M,), the dtype of ``buf``), receives each
+    row's squared distance to its centre as the search computed it.
     """
     global _pool
     m = data_aug.shape[0]
     k = centers.shape[0]
     centers = np.asarray(centers, dtype=np.float64)
     centers_aug = np.empty((data_aug.shape[1], k), dtype=buf.dtype)
-    centers_aug[:-1] = -2.0 * centers.T
-    centers_aug[-1] = np.einsum("ij,ij->i", centers, centers)
+    centers_aug[:-2] = -2.0 * centers.T
+    centers_aug[-2] = np.einsum("ij,ij->i", centers, centers)
+    centers_aug[-1] = 1.0
     threads = _n_threads() if m * k >= _PARALLEL_MIN_PAIRS else 1
     if threads == 1:
-        _nearest_rows(data_aug, centers_aug, labels, buf)
+        _nearest_rows(data_aug, centers_aug, labels, buf, sq_dist)
         return
     if _pool is None or _pool._max_workers < threads:
         from concurrent.futures import ThreadPoolExecutor
@@ -201,40 +210,86 @@ def _nearest(data_aug, centers, labels, buf):
     edges = np.linspace(0, m, threads + 1).astype(np.intp)
     jobs = [
         _pool.submit(_nearest_rows, data_aug[lo:hi], centers_aug, labels[lo:hi],
-                     buf if i == 0 else np.empty_like(buf))
+                     buf if i == 0 else np.empty_like(buf),
+                     None if sq_dist is None else sq_dist[lo:hi])
         for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:]))
     ]
     for job in jobs:
         job.result()
 
 
-def _nearest_rows(data_aug, centers_aug, labels, buf):
+def _nearest_rows(data_aug, centers_aug, labels, buf, sq_dist=None):
     """The search of :func:`_nearest` over one block of rows."""
     m = data_aug.shape[0]
     k = centers_aug.shape[1]
-    if k <= _SMALL_K:
-        chunk = max(1, buf.size // k)
-        centers_aug_t = np.ascontiguousarray(centers_aug.T)
-        closer = np.empty(min(chunk, m), dtype=bool)
-        for start in range(0, m, chunk):
-            stop = min(start + chunk, m)
-            n = stop - start
-            d = buf.reshape(-1)[: k * n].reshape(k, n)
-            np.matmul(centers_aug_t, data_aug[start:stop].T, out=d)
-            best = d[0].copy()
-            lab = labels[start:stop]
-            lab[:] = 0
-            for j in range(1, k):
-                np.less(d[j], best, out=closer[:n])
-                np.minimum(best, d[j], out=best)
-                np.copyto(lab, j, where=closer[:n])
-    else:
-        chunk = buf.shape[0]
-        for start in range(0, m, chunk):
-            stop = min(start + chunk, m)
-            d = buf[: stop - start]
-            np.matmul(data_aug[start:stop], centers_aug, out=d)
-            np.argmin(d, axis=1, out=labels[start:stop])
+    if k <= _PACKED_MAX_K and buf.dtype == np.float32:
+        _nearest_packed(data_aug, np.ascontiguousarray(centers_aug.T), labels, buf, sq_dist)
+        return
+    chunk = buf.shape[0]
+    for start in range(0, m, chunk):
+        stop = min(start + chunk, m)
+        d = buf[: stop - start]
+        np.matmul(data_aug[start:stop], centers_aug, out=d)
+        lab = labels[start:stop]
+        np.argmin(d, axis=1, out=lab)
+        if sq_dist is not None:
+            sq_dist[start:stop] = np.take_along_axis(d, lab[:, None], axis=1)[:, 0]
+
+
+@functools.lru_cache(maxsize=8)
+def _index_block(k, width):
+    """A read-only (k, width) int32 block whose row j holds j."""
+    block = np.repeat(np.arange(k, dtype=np.int32)[:, None], width, axis=1)
+    block.flags.writeable = False
+    return block
+
+
+def _nearest_packed(data_aug, centers_aug_t, labels, buf, sq_dist=None):
+    """Nearest centre by packing (distance, index) into int32 keys.
+
+    The float32 squared distances are laid out centre-major; as int32 their
+    bit patterns order like the (non-negative) values, so clearing the low
+    ``bits`` and writing the centre index there makes one min-reduction give
+    the nearest centre, ties to the lowest index. An integer distance below
+    ``2**(24 - bits)`` has those bits clear already, so integer data (uint8
+    colours) is ranked exactly; rows whose nearest distance is larger are
+    searched again by argmin. Other values lose at most ``2**(bits - 24)``
+    of their size, below float32 rounding of the product itself.
+    """
+    m = data_aug.shape[0]
+    k = centers_aug_t.shape[0]
+    bits = max(1, (k - 1).bit_length())
+    low = (1 << bits) - 1
+    exact_below = 1 << (24 - bits)  # as a float32 bit pattern, after >> bits
+    limit = np.float32(exact_below).view(np.int32) >> bits
+    chunk = max(1, min(buf.size, _PACKED_BLOCK) // k)
+    index = _index_block(k, min(chunk, m))
+    flat = buf.reshape(-1)
+    for start in range(0, m, chunk):
+        stop = min(start + chunk, m)
+        n = stop - start
+        d = flat[: k * n].reshape(k, n)
+        np.matmul(centers_aug_t, data_aug[start:stop].T, out=d)
+        keys = d.view(np.int32)
+        np.bitwise_and(keys, ~low, out=keys)
+        np.bitwise_or(keys, index[:, :n], out=keys)
+        best = keys.min(axis=0)
+        lab = labels[start:stop]
+        np.bitwise_and(best, low, out=lab, casting="unsafe")
+        far = np.flatnonzero((best >> bits) >= limit)
+        if far.size:
+            # Distances too large to pack without loss: rank these rows by
+            # argmin on freshly computed values.
+            rows = data_aug[start:stop][far] @ centers_aug_t.T
+            lab[far] = np.argmin(rows, axis=1)
+        if sq_dist is not None:
+            # The key without its index bits is the distance (exact for
+            # integers below the packing limit).
+            np.left_shift(best >> bits, bits, out=best)
+            dist = sq_dist[start:stop]
+            dist[:] = best.view(np.float32)
+            if far.size:
+                dist[far] = np.take_along_axis(rows, lab[far][:, None], axis=1)[:, 0]
 
 
 def _sq_dist_rows(data, centers, labels):
@@ -257,13 +312,18 @@ def _assign(data, centers, x_sq, labels, min_sq, buf):
     min_sq[:] = _sq_dist_rows(np.asarray(data, dtype=np.float64), np.asarray(centers, dtype=np.float64), labels)
 
 
-def _update(data, weights, labels, k):
-    """Weighted means of the rows of each cluster; returns (sums, counts)."""
+def _update(data, weights, labels, k, weighted_t=None):
+    """Weighted means of the rows of each cluster; returns (sums, counts).
+
+    ``weighted_t`` may hold ``(data * weights[:, None]).T`` (contiguous), for
+    callers that update many times over the same rows.
+    """
     n = data.shape[1]
     counts = np.bincount(labels, weights=weights, minlength=k)
     sums = np.empty((k, n), dtype=np.float64)
     for j in range(n):
-        sums[:, j] = np.bincount(labels, weights=weights * data[:, j], minlength=k)
+        column = weights * data[:, j] if weighted_t is None else weighted_t[j]
+        sums[:, j] = np.bincount(labels, weights=column, minlength=k)
     return sums, counts
 
 
@@ -282,12 +342,13 @@ def _run_once(data, weights, centers, max_iter, eps, callback, dist_dtype=np.flo
     labels = np.empty(m, dtype=np.intp)
     buf = _new_buffer(m, k, dist_dtype)
     data_aug = _augment(data, dist_dtype)
+    weighted_t = np.ascontiguousarray((data * weights[:, None]).T)
     converged = False
     n_iter = 0
     eps_sq = eps * eps
     for n_iter in range(1, max_iter + 1):
         _nearest(data_aug, centers, labels, buf)
-        sums, counts = _update(data, weights, labels, k)
+        sums, counts = _update(data, weights, labels, k, weighted_t)
         empty = counts <= 0
         new_centers = np.empty_like(centers)
         full = ~empty

@@ -7,7 +7,6 @@ nor click: images arrive and leave as numpy arrays.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -389,11 +388,17 @@ class _CellPyramid:
         return shift
 
 
-def _lloyd_steps(points, weights, centers, steps, eps):
-    """A few exact Lloyd steps (float32 search) from given centres."""
+def _lloyd_steps(points, weights, centers, steps, eps, callback=None):
+    """Exact Lloyd steps (float32 search) from given centres."""
     centers, _, _, n, converged = _kmeans._run_once(
-        points, weights, centers, steps, eps, None, np.float32, want_sq=False)
+        points, weights, centers, steps, eps, callback, np.float32, want_sq=False)
     return centers, n, converged
+
+
+def _coarse_inertia(points, weights, centers) -> float:
+    """Weighted sum of squared distances from points to their nearest centre."""
+    _, sq_dist = _kmeans.assign(points, centers)
+    return float(weights @ sq_dist)
 
 
 def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback, metric="euclidean",
@@ -432,23 +437,32 @@ def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback, met
     pyramid = _CellPyramid(hist, values=working)
     shift = pyramid.coarsest_within(target)
     means, bin_weights = pyramid.level(shift)
-    if isinstance(init, str) and shift < 7 and pyramid.level(shift + 1)[1].size >= SEED_CELLS_PER_CODE * k:
-        # Seed from cells twice as large: k-means++ costs k passes over its
-        # points, and the Lloyd steps below move the seeds where they belong.
-        seeds, seed_weights = pyramid.level(shift + 1)
+    if isinstance(init, str):
+        seeds, seed_weights = means, bin_weights
+        if shift < 7 and pyramid.level(shift + 1)[1].size >= SEED_CELLS_PER_CODE * k:
+            # Seed from cells twice as large: k-means++ costs k passes over
+            # its points, and the Lloyd steps below move the seeds where
+            # they belong.
+            seeds, seed_weights = pyramid.level(shift + 1)
         init_fn = _kmeans.INIT_METHODS[init]
-        best = None
-        for _ in range(attempts):
-            start = init_fn(seeds, seed_weights, k, rng)
-            fit = _kmeans.cluster(means, k, weights=bin_weights, init=start, max_iter=max_iter,
-                                  eps=eps, seed=rng, callback=callback)
-            if best is None or fit.inertia < best.inertia:
-                best = fit
-        fit = best
+        starts = [init_fn(seeds, seed_weights, k, rng) for _ in range(attempts)]
     else:
+        starts = [np.asarray(init, dtype=np.float64)]
+    if any(start is None for start in starts):
+        # Fewer distinct cells than k (tiny images only reach here with a
+        # large k): the core's own handling of that case.
         fit = _kmeans.cluster(means, k, weights=bin_weights, init=init, max_iter=max_iter,
                               eps=eps, attempts=attempts, seed=rng, callback=callback)
-    centers, n_iter, converged = fit.centers, fit.n_iter, fit.converged
+        centers, n_iter, converged = fit.centers, fit.n_iter, fit.converged
+    else:
+        best = None
+        for start in starts:
+            fit = _lloyd_steps(means, bin_weights, start, max_iter, eps, callback)
+            if len(starts) > 1:
+                fit = fit + (_coarse_inertia(means, bin_weights, fit[0]),)
+            if best is None or fit[-1] < best[-1]:
+                best = fit
+        centers, n_iter, converged = best[:3]
     for finer_shift in range(shift - 1, max(_CellPyramid.FINEST, shift - REFINE_LEVELS) - 1, -1):
         finer, finer_weights = pyramid.level(finer_shift)
         centers, steps, converged = _lloyd_steps(finer, finer_weights, centers, REFINE_STEPS, eps)
@@ -485,10 +499,10 @@ def nearest_codes(colours, codebook):
     colours = np.asarray(colours, dtype=np.uint8)
     codebook = np.asarray(codebook, dtype=np.uint8)
     codes = np.empty(colours.shape[0], dtype=np.intp)
+    sq_dist = np.empty(colours.shape[0], dtype=np.float32)
     _kmeans._nearest(_kmeans._augment(colours, np.float32), codebook, codes,
-                     _kmeans._new_buffer(colours.shape[0], codebook.shape[0], np.float32))
-    diff = colours.astype(np.int32) - codebook[codes].astype(np.int32)
-    return codes, np.einsum("ij,ij->i", diff, diff).astype(np.int64)
+                     _kmeans._new_buffer(colours.shape[0], codebook.shape[0], np.float32), sq_dist)
+    return codes, sq_dist.astype(np.int64)
 
 
 def _finish_codebook(hist: ColourHistogram, centers: np.ndarray, *, color_space: str = "srgb",
