@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 from conftest import load_rgb_array
 from quantize.histogram import colour_histogram, pixel_keys
 from quantize.kmeans import cluster
-from quantize.pipeline import psnr_from_mse, quantize_image
+from quantize.pipeline import nearest_codes, psnr_from_mse, quantize_image
 
 
 def check_result(pixels, result, k):
@@ -239,3 +239,99 @@ def test_property_pipeline_invariants(pixels, k, seed):
     assert r.mse == pytest.approx(brute_mse(pixels, r.reconstruct()), rel=1e-12, abs=1e-12)
     if r.n_colours_in <= k:
         np.testing.assert_array_equal(r.reconstruct(), pixels)
+
+
+# --------------------------------------------------------------------------
+# The packed (distance, index) search used for k <= 64 in float32
+
+
+def _brute_codes(colours, codebook):
+    d = ((colours.astype(np.int64)[:, None, :] - codebook.astype(np.int64)[None]) ** 2).sum(axis=2)
+    return d.argmin(axis=1), d.min(axis=1)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 16, 17, 33, 64, 65, 256])
+def test_nearest_codes_is_exact_with_ties_to_lowest_index(k):
+    rng = np.random.default_rng(k)
+    colours = rng.integers(0, 256, size=(5000, 3), dtype=np.uint8)
+    # Few distinct codebook values and repeated rows make exact ties common.
+    codebook = (rng.integers(0, 6, size=(k, 3)) * 51).astype(np.uint8)
+    codebook[k // 2] = codebook[0]
+    codes, sq_dist = nearest_codes(colours, codebook)
+    expected_codes, expected_sq = _brute_codes(colours, codebook)
+    assert codes.tolist() == expected_codes.tolist()
+    assert sq_dist.dtype == np.int64
+    assert sq_dist.tolist() == expected_sq.tolist()
+
+
+def test_packed_search_falls_back_when_distances_are_too_large_to_pack():
+    import quantize.kmeans as km
+
+    # Integer data mostly far from every centre: squared distances up to
+    # ~3e6 (still exact in float32) but beyond what 24-bit float32 keys
+    # with 6 index bits hold exactly.
+    rng = np.random.default_rng(5)
+    data = rng.integers(0, 1000, size=(3000, 3)).astype(np.float64)
+    centers = rng.integers(0, 300, size=(40, 3)).astype(np.float64)
+    centers[7] = centers[3]  # a tie: the lower index must win
+    labels = np.empty(len(data), dtype=np.intp)
+    sq = np.empty(len(data), dtype=np.float32)
+    km._nearest(km._augment(data, np.float32), centers, labels,
+                km._new_buffer(len(data), len(centers), np.float32), sq)
+    d = ((data[:, None, :] - centers[None]) ** 2).sum(axis=2)
+    assert (d.min(axis=1) >= 2 ** 18).mean() > 0.5
+    assert (d.min(axis=1) < 2 ** 18).mean() > 0.01
+    assert labels.tolist() == d.argmin(axis=1).tolist()
+    assert np.array_equal(sq, d.min(axis=1).astype(np.float32))
+
+
+def test_packed_search_separates_distances_one_apart_beyond_the_packing_limit():
+    import quantize.kmeans as km
+
+    # From the origin: centre 0 at 800² + 1 = 640001, centre 1 at 800² =
+    # 640000. Packed with 6 index bits those two keys are equal, so only the
+    # exact re-search picks centre 1.
+    centers = np.full((40, 3), 1000.0)
+    centers[0] = [800, 1, 0]
+    centers[1] = [800, 0, 0]
+    data = np.zeros((5, 3))
+    labels = np.empty(5, dtype=np.intp)
+    sq = np.empty(5, dtype=np.float32)
+    km._nearest(km._augment(data, np.float32), centers, labels, km._new_buffer(5, 40, np.float32), sq)
+    assert labels.tolist() == [1] * 5
+    assert sq.tolist() == [640000.0] * 5
+
+
+def test_packed_and_argmin_searches_agree_on_float_data():
+    import quantize.kmeans as km
+
+    rng = np.random.default_rng(9)
+    data = rng.random((20000, 3)) * 255
+    centers = rng.random((48, 3)) * 255
+    aug = km._augment(data, np.float32)
+    packed = np.empty(len(data), dtype=np.intp)
+    km._nearest(aug, centers, packed, km._new_buffer(len(data), 48, np.float32))
+    exact = ((data[:, None, :] - centers[None]) ** 2).sum(axis=2)
+    best = exact.min(axis=1)
+    # float32 ranking: a different label only where two centres are
+    # within float32 rounding of each other.
+    chosen = exact[np.arange(len(data)), packed]
+    assert np.all(chosen - best <= 1e-3 * (1 + best))
+    assert (packed == exact.argmin(axis=1)).mean() > 0.999
+
+
+def test_small_k_schedule_still_labels_every_colour_with_its_nearest_code():
+    from quantize import pipeline
+
+    rng = np.random.default_rng(2)
+    pixels = rng.integers(0, 256, size=(160, 160, 3), dtype=np.uint8)
+    k = pipeline.SMALL_K
+    hist_size = len(np.unique(pixels.reshape(-1, 3), axis=0))
+    assert hist_size > 2 * pipeline._schedule(k).target  # the coarse-to-fine path
+    result = quantize_image(pixels, k)
+    _, sq = _brute_codes(pixels.reshape(-1, 3), result.codebook)
+    flat = pixels.reshape(-1, 3).astype(np.int64)
+    own = ((flat - result.codebook[result.labels.ravel()].astype(np.int64)) ** 2).sum(axis=1)
+    # Nearest code for every pixel (equal distances may pick either code).
+    assert own.tolist() == sq.tolist()
+    assert result.inertia == float(sq.sum())
