@@ -122,6 +122,32 @@ def test_batch_on_dask_equals_the_local_pool_and_a_rerun_skips(scheduler, src, t
     assert statuses == ["failed"] + ["skipped"] * 8
 
 
+def test_files_per_task():
+    # Cut into at least 8 tasks per worker thread, at most 8 files per task.
+    assert qdist._files_per_task(100, 2) == 6
+    assert qdist._files_per_task(10, 2) == 1
+    assert qdist._files_per_task(0, 2) == 1
+    assert qdist._files_per_task(10 ** 6, 64) == 8
+
+
+def test_several_files_per_task_give_the_local_outputs_and_report(scheduler, src, tmp_path,
+                                                                  monkeypatch):
+    # One task per worker thread: 9 files on 2 threads go 4 to a task (the
+    # bad file among them), so the tasks carry several files each.
+    monkeypatch.setattr(qdist, "_TASKS_PER_THREAD", 1)
+    assert qdist._files_per_task(9, 2) == 4
+    args = [src, "-k", "8", "--write-codebooks"]
+    r = invoke("batch", *args, "-o", tmp_path / "local", "-j", "2",
+               "--report", tmp_path / "local.jsonl")
+    d = invoke("batch", *args, "-o", tmp_path / "dask", "--scheduler", scheduler,
+               "--report", tmp_path / "dask.jsonl")
+    assert (r.exit_code, d.exit_code) == (65, 65), d.output
+    assert "8 done, 0 skipped, 1 failed" in d.stderr
+    assert files(tmp_path / "dask") == files(tmp_path / "local")
+    assert len(files(tmp_path / "local")) == 16
+    assert report_lines(tmp_path / "dask.jsonl") == report_lines(tmp_path / "local.jsonl")
+
+
 def test_palette_on_dask_equals_local(scheduler, src, tmp_path):
     good = sorted(str(p) for p in src.iterdir() if p.name != "bad.png")
     r = invoke("palette", *good, "-k", "12", "-o", tmp_path / "local.json")
