@@ -98,6 +98,14 @@ def _kmeanspp_init(data, weights, k, rng):
     first = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
     centers[0] = data[min(first, m - 1)]
     data_t = np.ascontiguousarray(data.T)
+    # The candidates are ranked with one product, |p|² - 2p·x + |x|² (its
+    # rounding only blurs near-equal potentials); the distances kept are
+    # measured from differences, so a row equal to a centre is exactly 0.
+    rows_aug_t = np.empty((n + 1, m), dtype=np.float64)
+    rows_aug_t[:n] = data_t
+    rows_aug_t[n] = 1.0
+    x_sq = np.einsum("ij,ij->i", data, data)
+    cand_aug = np.empty((n_trials, n + 1), dtype=np.float64)
     closest_sq = _sq_dist_to(data_t, centers[0][None, :])[0]
     for i in range(1, k):
         cumulative = np.cumsum(weights * closest_sq)
@@ -106,12 +114,15 @@ def _kmeanspp_init(data, weights, k, rng):
             # Every row with weight coincides with a chosen centre.
             return None
         picks = np.searchsorted(cumulative, rng.random(n_trials) * total, side="right")
-        picks = np.minimum(picks, m - 1)
-        cand_sq = _sq_dist_to(data_t, data[picks])
+        points = data[np.minimum(picks, m - 1)]
+        cand_aug[:, :n] = -2.0 * points
+        cand_aug[:, n] = np.einsum("ij,ij->i", points, points)
+        cand_sq = cand_aug @ rows_aug_t
+        cand_sq += x_sq
         np.minimum(cand_sq, closest_sq, out=cand_sq)
         best = int(np.argmin(cand_sq @ weights))
-        centers[i] = data[picks[best]]
-        closest_sq = cand_sq[best]
+        centers[i] = points[best]
+        np.minimum(closest_sq, _sq_dist_to(data_t, points[best][None, :])[0], out=closest_sq)
     return centers
 
 
