@@ -137,9 +137,10 @@ def lookup_labels(keys, hist_keys, codes) -> np.ndarray:
     top = int(codes.max()) if codes.size else 0
     dtype = np.uint8 if top < 256 else np.uint16 if top < 65536 else np.int64
     codes = codes.astype(dtype)
-    # A dense table indexed by key: 16 MiB of uint8 (lazily zeroed pages)
-    # makes each pixel's lookup one gather, far cheaper than a search.
-    table = np.zeros(1 << 24, dtype=dtype)
+    # A dense table indexed by key: 16 MiB of uint8 (pages mapped only where
+    # written) makes each pixel's lookup one gather, far cheaper than a
+    # search. Only the entries of hist_keys are ever read.
+    table = np.empty(1 << 24, dtype=dtype)
     table[hist_keys] = codes
     return table[keys]
 
