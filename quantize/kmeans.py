@@ -161,11 +161,10 @@ def _augment(data, dtype):
     passes over the (chunk, k) block before the minimum.
     """
     m, n = data.shape
-    rows = np.asarray(data, dtype=dtype)  # contiguous, so the squares are one pass
     out = np.empty((m, n + 2), dtype=dtype)
-    out[:, :n] = rows
+    out[:, :n] = data
     out[:, n] = 1.0
-    np.einsum("ij,ij->i", rows, rows, out=out[:, n + 1])
+    out[:, n + 1] = np.einsum("ij,ij->i", out[:, :n], out[:, :n])
     return out
 
 
@@ -341,6 +340,22 @@ def _update(data, weights, labels, k, weighted_t=None):
     return sums, counts
 
 
+#: Largest (N, M) float64 table of weighted columns kept for the updates; a
+#: larger one (tens of millions of colours) is recomputed column by column.
+_WEIGHTED_MAX_BYTES = 1 << 26
+
+
+def _weighted_columns(data, weights):
+    """``(data * weights[:, None]).T`` for :func:`_update`, or None when too large to keep."""
+    m, n = data.shape
+    if 8 * m * n > _WEIGHTED_MAX_BYTES:
+        return None
+    weighted_t = np.empty((n, m), dtype=np.float64)
+    for j in range(n):
+        np.multiply(data[:, j], weights, out=weighted_t[j])
+    return weighted_t
+
+
 def _run_once(data, weights, centers, max_iter, eps, callback, dist_dtype=np.float64,
               want_sq=True):
     """One Lloyd run from given centres. Assumes validated input.
@@ -356,7 +371,7 @@ def _run_once(data, weights, centers, max_iter, eps, callback, dist_dtype=np.flo
     labels = np.empty(m, dtype=np.intp)
     buf = _new_buffer(m, k, dist_dtype)
     data_aug = _augment(data, dist_dtype)
-    weighted_t = np.ascontiguousarray((data * weights[:, None]).T)
+    weighted_t = _weighted_columns(data, weights) if max_iter > 1 else None
     converged = False
     n_iter = 0
     eps_sq = eps * eps
