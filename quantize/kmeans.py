@@ -340,9 +340,10 @@ def _update(data, weights, labels, k, weighted_t=None):
     return sums, counts
 
 
-#: Largest (N, M) float64 table of weighted columns kept for the updates; a
-#: larger one (tens of millions of colours) is recomputed column by column.
-_WEIGHTED_MAX_BYTES = 1 << 26
+#: Largest (N, M) float64 table of weighted columns kept for the updates (16 MiB:
+#: 700,000 RGB colours); a larger one is recomputed column by column, which
+#: keeps the peak memory of a 12 MP image where it was.
+_WEIGHTED_MAX_BYTES = 1 << 24
 
 
 def _weighted_columns(data, weights):
