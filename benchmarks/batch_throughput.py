@@ -54,6 +54,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("-k", type=int, default=16)
     args = parser.parse_args(argv)
+    if args.images < 3:
+        parser.error("--images must be at least 3")
     quantize = [sys.executable, "-m", "quantize"]
     n = args.images
     few = max(1, n // 3)

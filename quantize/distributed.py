@@ -21,6 +21,7 @@ install.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from contextlib import contextmanager
@@ -63,6 +64,12 @@ _IN_FLIGHT_PER_THREAD = 4
 #: so that the work stays balanced and the progress bar moves.
 _MAX_FILES_PER_TASK = 8
 _TASKS_PER_THREAD = 8
+#: Set to a positive integer, the files per task, instead of the rule above.
+FILES_PER_TASK_ENV = "QUANTIZE_DASK_FILES_PER_TASK"
+
+# Worker side: the batches (task-key prefixes) told to stop after the file
+# in progress (first Ctrl-C on the client), set by client.run(_stop, prefix).
+_STOPPED = set()
 
 
 class DaskMissingError(Exception):
@@ -264,13 +271,30 @@ def _file_task(settings, task, cwd) -> dict:
     return payload
 
 
-def _files_task(settings, tasks, cwd) -> list:
-    """Several files of a batch, one after another: a list of :func:`_file_task` payloads."""
-    return [_file_task(settings, task, cwd) for task in tasks]
+def _files_task(settings, tasks, cwd, prefix="") -> list:
+    """Several files of a batch, one after another: a list of :func:`_file_task` payloads.
+
+    Stops early, with the payloads so far, once the client has stopped the
+    batch ``prefix`` (first Ctrl-C): the files not started are then cancelled.
+    """
+    payloads = []
+    for task in tasks:
+        if prefix in _STOPPED:
+            break
+        payloads.append(_file_task(settings, task, cwd))
+    return payloads
+
+
+def _stop(prefix: str, dask_worker=None) -> None:
+    """Tell this worker's tasks of batch ``prefix`` to start no further file."""
+    _STOPPED.add(prefix)
 
 
 def _files_per_task(n_files: int, threads: int) -> int:
     """How many files each task carries (see ``_MAX_FILES_PER_TASK``)."""
+    env = os.environ.get(FILES_PER_TASK_ENV, "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
     return max(1, min(_MAX_FILES_PER_TASK, n_files // max(1, threads * _TASKS_PER_THREAD)))
 
 
@@ -334,11 +358,13 @@ class DaskBackend:
 
         Each task carries a few files (:func:`_files_per_task`); at most
         ``4 x`` the cluster's threads are in flight. The first Ctrl-C cancels
-        the tasks not yet running and waits for the running ones, recording
-        them, as the local pool does; a second one stops waiting (those tasks
-        still finish their atomic writes on the workers, unrecorded, so a
-        rerun redoes them). A worker lost while running a task fails every
-        file of that task.
+        the tasks not yet running, tells the running ones to start no further
+        file and waits for the files in progress, recording them, as the
+        local pool does; a second one stops waiting (those files still finish
+        their atomic writes on the workers, unrecorded, so a rerun redoes
+        them). When a worker is lost on a task of several files, its files
+        are tried again one per task, so that only the file that kills a
+        worker fails.
         """
         from distributed import as_completed
 
@@ -351,6 +377,7 @@ class DaskBackend:
         prefix = f"quantize-file-{os.urandom(6).hex()}-"
         inflight = {}  # future -> indices
         pending = as_completed()
+        serial = itertools.count()  # task keys, unique in the batch (a retried file gets a new one)
 
         def fill():
             while queue and len(inflight) < window:
@@ -359,8 +386,8 @@ class DaskBackend:
                 # needs nothing else, so a worker lost costs only its tasks.
                 tasks = [(items[i].input, items[i].output, items[i].codebook_output)
                          for i in indices]
-                fut = client.submit(_files_task, settings, tasks, cwd,
-                                    pure=False, key=f"{prefix}{indices[0]}")
+                fut = client.submit(_files_task, settings, tasks, cwd, prefix,
+                                    pure=False, key=f"{prefix}{next(serial)}")
                 inflight[fut] = indices
                 pending.add(fut)
 
@@ -372,11 +399,17 @@ class DaskBackend:
                 if interrupted and fut.cancelled():
                     return  # left unsettled: reported as cancelled
                 name = type(exc).__name__
-                what = ("a Dask worker died on this file or another of its task (killed, "
-                        "out of memory or crashed)" if name == "KilledWorker" else f"{name}: {exc}")
+                if name == "KilledWorker" and len(indices) > 1 and not interrupted:
+                    # One file may have killed the workers: each on its own.
+                    queue.extend([index] for index in reversed(indices))
+                    return
+                what = ("a Dask worker died on this file (killed, out of memory or crashed)"
+                        if name == "KilledWorker" else f"{name}: {exc}")
                 payloads = [{"status": "failed", "exit_code": 70,
                              "error": f"{items[index].input!r}: internal error: {what}"}
                             for index in indices]
+            # A stopped task returns fewer payloads: its other files stay
+            # unsettled, reported as cancelled.
             for index, payload in zip(indices, payloads):
                 finish(index, payload)
 
@@ -398,6 +431,7 @@ class DaskBackend:
         first = max(1, interrupts.count)
         try:
             with interrupts.armed(allowed=first):
+                client.run(_stop, prefix)
                 running = set()
                 for keys in client.run(_executing, prefix).values():
                     running.update(keys)
@@ -406,7 +440,7 @@ class DaskBackend:
                     client.cancel(cancel)
                 for fut in cancel:
                     del inflight[fut]
-                emit("interrupt", {"in_flight": sum(map(len, inflight.values()))})
+                emit("interrupt", {"in_flight": len(inflight)})  # one file in progress each
                 for fut in as_completed(list(inflight)):
                     settle(fut, interrupted=True)
                 # A task cancelled just as it started: wait for its atomic write.

@@ -123,7 +123,8 @@ def lookup_labels(keys, hist_keys, codes) -> np.ndarray:
         Packed pixel keys.
     hist_keys : ndarray of shape (U,), uint32
         Sorted distinct keys (a :class:`ColourHistogram`'s ``keys``); every
-        pixel key must be among them.
+        pixel key must be among them (the label of any other key is
+        undefined: the table is not cleared).
     codes : ndarray of shape (U,), integer
         The code of each distinct colour.
 

@@ -261,13 +261,16 @@ def _nearest_packed(data_aug, centers_aug_t, labels, buf, sq_dist=None):
     """Nearest centre by packing (distance, index) into int32 keys.
 
     The float32 squared distances are laid out centre-major; as int32 their
-    bit patterns order like the (non-negative) values, so clearing the low
-    ``bits`` and writing the centre index there makes one min-reduction give
-    the nearest centre, ties to the lowest index. An integer distance below
-    ``2**(24 - bits)`` has those bits clear already, so integer data (uint8
-    colours) is ranked exactly; rows whose nearest distance is larger are
-    searched again by argmin. Other values lose at most ``2**(bits - 24)``
-    of their size, below float32 rounding of the product itself.
+    bit patterns order like the values when these are non-negative, so
+    clearing the low ``bits`` and writing the centre index there makes one
+    min-reduction give the nearest centre, ties to the lowest index. An
+    integer distance below ``2**(24 - bits)`` has those bits clear already,
+    so integer data (uint8 colours) is ranked exactly; rows whose nearest
+    distance is larger are searched again by argmin. Other values lose up to
+    ``2**(bits - 23)`` of their size (2**-17 at 64 centres), so two centres
+    that close may be taken for each other. Float data can round to small
+    negative distances (a row almost on a centre): those still rank below
+    every positive one, in reverse order among themselves.
     """
     m = data_aug.shape[0]
     k = centers_aug_t.shape[0]
@@ -556,12 +559,7 @@ def cluster(
     k = int(k)
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    if isinstance(max_iter, bool) or int(max_iter) != max_iter or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
-    if not (eps >= 0 and math.isfinite(eps)):
-        raise ValueError(f"eps must be finite and >= 0, got {eps!r}")
-    if isinstance(attempts, bool) or int(attempts) != attempts or attempts < 1:
-        raise ValueError(f"attempts must be a positive integer, got {attempts!r}")
+    init_fn, given, attempts = _check_run_options(k, n, init, max_iter, eps, attempts)
     if weights is None:
         weights = np.ones(m, dtype=np.float64)
     else:
@@ -574,18 +572,6 @@ def cluster(
                              f"at row {int(np.flatnonzero(bad)[0])}")
         if not weights.sum() > 0:
             raise ValueError("weights must not be all zero")
-    given = None
-    if isinstance(init, str):
-        if init not in INIT_METHODS:
-            raise ValueError(f"init must be one of {sorted(set(INIT_METHODS))} or an array, got {init!r}")
-        init_fn = INIT_METHODS[init]
-    else:
-        given = np.array(init, dtype=np.float64)
-        if given.shape != (k, n):
-            raise ValueError(f"init array must have shape ({k}, {n}), got {given.shape}")
-        if not np.isfinite(given).all():
-            raise ValueError("init array must be finite")
-        attempts = 1
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     if metric != "euclidean":
         from . import metrics as _metrics
@@ -595,6 +581,31 @@ def cluster(
                                  int(max_iter), float(eps), int(attempts), rng, callback, metric)
     return _cluster(data, weights, k, init_fn if given is None else given, int(max_iter),
                     float(eps), int(attempts), rng, callback)
+
+
+def _check_run_options(k, n, init, max_iter, eps, attempts):
+    """Check the run options of :func:`cluster` for k centres of n features.
+
+    Returns (init_fn, given, attempts): the init function for a method name
+    (``given`` None), or the given centres as a float64 (k, n) array (then
+    ``init_fn`` is None and ``attempts`` 1). Raises ValueError.
+    """
+    if isinstance(max_iter, bool) or int(max_iter) != max_iter or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if not (eps >= 0 and math.isfinite(eps)):
+        raise ValueError(f"eps must be finite and >= 0, got {eps!r}")
+    if isinstance(attempts, bool) or int(attempts) != attempts or attempts < 1:
+        raise ValueError(f"attempts must be a positive integer, got {attempts!r}")
+    if isinstance(init, str):
+        if init not in INIT_METHODS:
+            raise ValueError(f"init must be one of {sorted(set(INIT_METHODS))} or an array, got {init!r}")
+        return INIT_METHODS[init], None, attempts
+    given = np.array(init, dtype=np.float64)
+    if given.shape != (k, n):
+        raise ValueError(f"init array must have shape ({k}, {n}), got {given.shape}")
+    if not np.isfinite(given).all():
+        raise ValueError("init array must be finite")
+    return None, given, 1
 
 
 def _cluster(data, weights, k, init, max_iter, eps, attempts, rng, callback,

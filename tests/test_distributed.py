@@ -130,6 +130,13 @@ def test_files_per_task():
     assert qdist._files_per_task(10 ** 6, 64) == 8
 
 
+def test_files_per_task_from_the_environment(monkeypatch):
+    monkeypatch.setenv(qdist.FILES_PER_TASK_ENV, "3")
+    assert qdist._files_per_task(100, 2) == 3
+    monkeypatch.setenv(qdist.FILES_PER_TASK_ENV, "0")  # not positive: the rule
+    assert qdist._files_per_task(100, 2) == 6
+
+
 def test_several_files_per_task_give_the_local_outputs_and_report(scheduler, src, tmp_path,
                                                                   monkeypatch):
     # One task per worker thread: 9 files on 2 threads go 4 to a task (the
@@ -146,6 +153,34 @@ def test_several_files_per_task_give_the_local_outputs_and_report(scheduler, src
     assert files(tmp_path / "dask") == files(tmp_path / "local")
     assert len(files(tmp_path / "local")) == 16
     assert report_lines(tmp_path / "dask.jsonl") == report_lines(tmp_path / "local.jsonl")
+
+
+def test_a_stopped_task_starts_no_further_file(scheduler, tmp_path):
+    # A task of 8 files on a worker; once it runs, the batch is stopped (what
+    # the first Ctrl-C does): the file in progress finishes, no other starts.
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    out.mkdir()
+    with Image.open(SAMPLES / "china.jpg") as im:
+        photo = im.convert("RGB")
+    tasks = []
+    for i in range(8):
+        photo.save(src / f"p{i}.png")
+        tasks.append((str(src / f"p{i}.png"), str(out / f"p{i}.png"), None))
+    settings = batchlib.BatchSettings(k=64)
+    prefix = "quantize-file-test-stop-"
+    with distributed.Client(scheduler, timeout=10) as client:
+        fut = client.submit(qdist._files_task, settings, tasks, str(tmp_path), prefix,
+                            pure=False, key=prefix + "0")
+        deadline = time.monotonic() + 30
+        while not any(client.run(qdist._executing, prefix).values()):
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        client.run(qdist._stop, prefix)
+        payloads = fut.result(timeout=60)
+    assert 1 <= len(payloads) < 8
+    assert all(p["status"] == "done" for p in payloads)
+    assert sorted(p.name for p in out.iterdir()) == [f"p{i}.png" for i in range(len(payloads))]
 
 
 def test_palette_on_dask_equals_local(scheduler, src, tmp_path):

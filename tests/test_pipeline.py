@@ -335,3 +335,21 @@ def test_small_k_schedule_still_labels_every_colour_with_its_nearest_code():
     # Nearest code for every pixel (equal distances may pick either code).
     assert own.tolist() == sq.tolist()
     assert result.inertia == float(sq.sum())
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"init": np.zeros((5, 3))}, r"shape \(8, 3\)"),
+    ({"init": np.full((8, 3), np.nan)}, "finite"),
+    ({"max_iter": 0}, "max_iter"),
+    ({"eps": -1}, "eps"),
+    ({"attempts": 0}, "attempts"),
+    ({"init": "nope"}, "init"),
+])
+def test_options_are_checked_on_the_coarse_to_fine_path_too(kwargs, match):
+    from quantize import pipeline
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(200, 200, 3), dtype=np.uint8)
+    assert len(colour_histogram(pixel_keys(pixels))) > 2 * pipeline._schedule(8).target
+    with pytest.raises(ValueError, match=match):
+        quantize_image(pixels, 8, **kwargs)
