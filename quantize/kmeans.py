@@ -99,13 +99,13 @@ def _kmeanspp_init(data, weights, k, rng):
     cumulative = np.cumsum(weights)
     first = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
     centers[0] = data[min(first, m - 1)]
-    data_t = np.ascontiguousarray(data.T)
     # The candidates are ranked with one product, |p|² - 2p·x + |x|² (its
     # rounding only blurs near-equal potentials); the distances kept are
     # measured from differences, so a row equal to a centre is exactly 0.
     rows_aug_t = np.empty((n + 1, m), dtype=np.float64)
-    rows_aug_t[:n] = data_t
+    rows_aug_t[:n] = data.T
     rows_aug_t[n] = 1.0
+    data_t = rows_aug_t[:n]  # the data transposed, each feature contiguous
     x_sq = np.einsum("ij,ij->i", data, data)
     cand_aug = np.empty((n_trials, n + 1), dtype=np.float64)
     closest_sq = _sq_dist_to(data_t, centers[0][None, :])[0]
