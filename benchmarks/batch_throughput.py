@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.dask_overhead import make_images
+from benchmarks.dask_overhead import image_sets
 
 
 def _timed(cmd) -> float:
@@ -58,15 +58,9 @@ def main(argv=None) -> int:
         parser.error("--images must be at least 3")
     quantize = [sys.executable, "-m", "quantize"]
     n = args.images
-    few = max(1, n // 3)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        src, src_few = tmp / "src", tmp / "src-few"
-        src.mkdir()
-        src_few.mkdir()
-        make_images(src, n)
-        for path in sorted(src.iterdir())[:few]:
-            shutil.copy(path, src_few / path.name)
+        src, src_few, few = image_sets(tmp, n)
         folders = {"all": src, "few": src_few}
         best = {}
 

@@ -50,15 +50,30 @@ def make_images(folder: Path, n: int) -> None:
             im.crop((i % 7, i % 5, w - i % 3, h)).save(folder / f"i{i:03d}.png")
 
 
-def best_time(args, out: Path, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        shutil.rmtree(out, ignore_errors=True)
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "quantize", "batch", *args, "-o", str(out), "-q"],
-                       check=True)
-        best = min(best, time.perf_counter() - started)
-    return best
+def image_sets(tmp: Path, n: int):
+    """``n`` images in ``tmp/src`` and copies of the first third in ``tmp/src-few``.
+
+    Returns (src, src_few, few). Timing a command on both gives its marginal
+    seconds per image, (T(src) - T(src_few)) / (n - few), in which the costs
+    paid once per command cancel.
+    """
+    few = max(1, n // 3)
+    src, src_few = tmp / "src", tmp / "src-few"
+    src.mkdir()
+    src_few.mkdir()
+    make_images(src, n)
+    for path in sorted(src.iterdir())[:few]:
+        shutil.copy(path, src_few / path.name)
+    return src, src_few, few
+
+
+def batch_seconds(args, out: Path) -> float:
+    """Wall time of one ``quantize batch ARGS -o OUT -q`` into a fresh OUT."""
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "quantize", "batch", *args, "-o", str(out), "-q"],
+                   check=True)
+    return time.perf_counter() - started
 
 
 def main(argv=None) -> int:
@@ -75,15 +90,9 @@ def main(argv=None) -> int:
         print("benchmarks.dask_overhead: dask.distributed is not installed "
               "(pip install 'quantize[dask]'); skipped", file=sys.stderr)
         return 0
-    few = max(1, opts.images // 3)
     with tempfile.TemporaryDirectory(prefix="quantize-dask-bench-") as tmp:
         tmp = Path(tmp)
-        src, src_few = tmp / "src", tmp / "src-few"
-        src.mkdir()
-        src_few.mkdir()
-        make_images(src, opts.images)
-        for path in sorted(src.iterdir())[:few]:
-            shutil.copy(path, src_few / path.name)
+        src, src_few, few = image_sets(tmp, opts.images)
         from quantize.distributed import FILES_PER_TASK_ENV, _files_per_task, worker_env
 
         # The chunking of the full batch, for the shorter run too.
@@ -100,8 +109,8 @@ def main(argv=None) -> int:
             for _ in range(opts.repeats):
                 for name, flags in backends.items():
                     for label, folder in (("all", src), ("few", src_few)):
-                        seconds = best_time([str(folder), "-k", str(opts.k), *flags],
-                                            tmp / f"{name}-{label}", 1)
+                        seconds = batch_seconds([str(folder), "-k", str(opts.k), *flags],
+                                                tmp / f"{name}-{label}")
                         times[name, label] = min(times.get((name, label), seconds), seconds)
         finally:
             cluster.close()
