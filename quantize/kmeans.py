@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import QuantizeWarning
 
-__all__ = ["KMeansResult", "cluster", "assign", "INIT_METHODS"]
+__all__ = ["KMeansResult", "LloydResult", "LloydState", "cluster", "assign", "lloyd", "INIT_METHODS"]
 
 #: Distance-matrix entries computed at once; bounds memory at
 #: ``8 * _CHUNK_ELEMS`` bytes whatever M and k are. 2**16 keeps a float32
@@ -639,3 +639,350 @@ def _distinct_rows_result(data, weights, k):
     )
     labels, min_sq = assign(data, distinct)
     return KMeansResult(distinct, labels, float(np.dot(weights, min_sq)), 0, True)
+
+
+
+#: Entries per block of the few-nearest search: (k, rows) float32 blocks of
+#: 256 KiB stay in cache between the product and the reductions.
+_FEW_BLOCK = 1 << 16
+#: Centres each row remembers from its last full search (its nearest few):
+#: a row whose bounds fail is first settled among them, and searched in
+#: full only when a centre outside them might be nearer.
+_CANDIDATES = 4
+
+
+def _few_nearest_rows(data_aug_t, centers_aug_t, candidates, cand_sq, rest_sq, buf):
+    """:func:`_few_nearest` over one block of rows."""
+    m = data_aug_t.shape[1]
+    k = centers_aug_t.shape[0]
+    t = candidates.shape[1]
+    bits = max(1, (k - 1).bit_length())
+    low = np.int32((1 << bits) - 1)
+    chunk = max(1, min(buf.size, _FEW_BLOCK) // k)
+    index = _index_block(k, min(chunk, m))
+    flat = buf.reshape(-1)
+    top = np.iinfo(np.int32).max
+    for start in range(0, m, chunk):
+        stop = min(start + chunk, m)
+        n = stop - start
+        d = flat[: k * n].reshape(k, n)
+        np.matmul(centers_aug_t, data_aug_t[:, start:stop], out=d)
+        # Rounding can give tiny negative distances: as int32 they still
+        # rank below every positive one (in reverse among themselves).
+        keys = d.view(np.int32)
+        np.bitwise_and(keys, ~low, out=keys)
+        np.bitwise_or(keys, index[:, :n], out=keys)
+        columns = np.arange(n)
+        for j in range(min(t + 1, k)):
+            best = keys.min(axis=0)
+            value = np.maximum((best & ~low).view(np.float32), 0.0)
+            if j == t:
+                rest_sq[start:stop] = value
+                break
+            cand_sq[start:stop, j] = value
+            label = best & low
+            candidates[start:stop, j] = label
+            keys[label, columns] = top
+        # Fewer centres than candidates: the missing ones repeat the nearest.
+        for j in range(k, t):
+            candidates[start:stop, j] = candidates[start:stop, 0]
+            cand_sq[start:stop, j] = cand_sq[start:stop, 0]
+        if k <= t:
+            rest_sq[start:stop] = np.inf
+
+
+def _few_nearest(data_aug_t, centers, t=_CANDIDATES):
+    """The ``t`` nearest centres of every row, by a float32 search.
+
+    ``data_aug_t`` is :func:`_augment`'s float32 rows transposed, (N + 2, M)
+    and C-contiguous, so that each block's product is one BLAS call. Each
+    distance is packed with its centre's index into an int32 (see
+    :func:`_nearest_packed`), which rounds it down by up to 2**(b - 23) of
+    its size for ``b`` index bits.
+
+    Returns
+    -------
+    candidates : ndarray of shape (M, t), intp
+        The nearest centres, nearest first.
+    cand_sq : ndarray of shape (M, t), float32
+        Their squared distances, rounded down.
+    rest_sq : ndarray of shape (M,), float32
+        Squared distance to the (t + 1)-th nearest, rounded down (inf when
+        there are not that many centres).
+
+    Large searches are split across threads by rows; a row's answer does
+    not depend on the split.
+    """
+    global _pool
+    m = data_aug_t.shape[1]
+    k = centers.shape[0]
+    centers = np.asarray(centers, dtype=np.float64)
+    centers_aug_t = np.empty((k, data_aug_t.shape[0]), dtype=np.float32)
+    centers_aug_t[:, :-2] = -2.0 * centers
+    centers_aug_t[:, -2] = np.einsum("ij,ij->i", centers, centers)
+    centers_aug_t[:, -1] = 1.0
+    candidates = np.empty((m, t), dtype=np.intp)
+    cand_sq = np.empty((m, t), dtype=np.float32)
+    rest_sq = np.empty(m, dtype=np.float32)
+    threads = _n_threads() if m * k >= _PARALLEL_MIN_PAIRS else 1
+    edges = np.linspace(0, m, threads + 1).astype(np.intp)
+    parts = [(data_aug_t[:, lo:hi], centers_aug_t, candidates[lo:hi], cand_sq[lo:hi],
+              rest_sq[lo:hi], np.empty(_FEW_BLOCK, dtype=np.float32))
+             for lo, hi in zip(edges[:-1], edges[1:])]
+    if threads == 1:
+        _few_nearest_rows(*parts[0])
+    else:
+        if _pool is None or _pool._max_workers < threads:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="quantize")
+        for job in [_pool.submit(_few_nearest_rows, *part) for part in parts]:
+            job.result()
+    return candidates, cand_sq, rest_sq
+
+
+@dataclass
+class LloydState:
+    """Where every row stood after a :func:`lloyd` run, to start another run.
+
+    Bounds are distances in data units, valid for the run's final centres.
+
+    Attributes
+    ----------
+    candidates : ndarray of shape (c, M), int32
+        Each row's nearest few centres at its last full search (a column);
+        the first is the row's centre.
+    upper : ndarray of shape (M,)
+        At least the distance from the row to its centre.
+    lower : ndarray of shape (M,)
+        At most the distance from the row to any other centre.
+    rest : ndarray of shape (M,)
+        At most the distance from the row to any centre not in ``candidates``.
+    """
+
+    candidates: np.ndarray
+    upper: np.ndarray
+    lower: np.ndarray
+    rest: np.ndarray
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Each row's centre."""
+        return self.candidates[0]
+
+    def spread(self, index, radius) -> "LloydState":
+        """The state of finer rows, each within ``radius`` of row ``index`` here.
+
+        By the triangle inequality a point within ``r`` of a row is at most
+        ``r`` farther from, and at least ``r`` nearer to, every centre.
+        """
+        return LloydState(self.candidates[:, index], self.upper[index] + radius,
+                          self.lower[index] - radius, self.rest[index] - radius)
+
+
+@dataclass(frozen=True)
+class LloydResult:
+    """The outcome of :func:`lloyd`.
+
+    Attributes
+    ----------
+    centers : ndarray of shape (k, N), float64
+        The centres after the last update.
+    n_iter : int
+        Lloyd iterations run (centre updates).
+    converged : bool
+        True when the last update moved no centre more than ``eps``.
+    state : LloydState
+        The rows' centres and bounds against ``centers``.
+    """
+
+    centers: np.ndarray
+    n_iter: int
+    converged: bool
+    state: LloydState
+
+
+def lloyd(data, weights, centers, max_iter: int, eps: float, callback=None, *,
+          state: Optional[LloydState] = None) -> LloydResult:
+    """Weighted Lloyd iterations from given centres, until no centre moves more than ``eps``.
+
+    The iterations of :func:`cluster`, made cheap near convergence with
+    bounds in the manner of Hamerly (2010): each row keeps an upper bound on
+    the distance to its centre, a lower bound on the distance to any other
+    centre and one on the distance to any centre outside its few nearest at
+    its last search. Each update loosens them by how far the centres moved,
+    counting only the centres near enough to matter (see
+    :func:`_local_moves`). A row whose bounds overlap is settled among its
+    remembered centres by exact distances, and searched in full only when
+    one outside them might be nearer. The centre sums are updated by the
+    rows that changed cluster. The search is float32 (its bounds widened by
+    its rounding error), the centres float64.
+
+    Parameters
+    ----------
+    data : ndarray of shape (M, N), float64
+        Rows (validated by the caller: finite, contiguous).
+    weights : ndarray of shape (M,), float64
+        Non-negative row weights, not all zero.
+    centers : ndarray of shape (k, N)
+        Starting centres.
+    max_iter : int
+        At most this many centre updates.
+    eps : float
+        Stop once no centre moves more than this (OpenCV's rule).
+    callback : callable, optional
+        ``callback(iteration, max_shift)`` after every update.
+    state : LloydState, optional
+        Labels and bounds of the rows against ``centers`` (e.g. spread from
+        a run on coarser points); without it every row is searched first.
+
+    Returns
+    -------
+    LloydResult
+    """
+    m, n = data.shape
+    k = centers.shape[0]
+    # Centred data keeps the float32 expansion's rounding small.
+    origin = data.mean(axis=0)
+    points = data - origin
+    centers = np.asarray(centers, dtype=np.float64) - origin
+    points_aug_t = np.ascontiguousarray(_augment(points, np.float32).T)
+    points_t = np.ascontiguousarray(points.T)
+    # Bound on the search's absolute error in squared distance.
+    scale = float(np.einsum("ij,ij->i", points, points).max()) + float(
+        np.einsum("ij,ij->i", centers, centers).max())
+    slack = 64 * np.finfo(np.float32).eps * (scale + 1.0)
+    # The packed search rounds distances down by up to this factor.
+    unpack = 1.0 + 2.0 ** (max(1, (k - 1).bit_length()) - 22)
+
+    def search(rows=None):
+        """Full search of ``rows`` (all when None): their new state."""
+        found, cand_sq, rest_sq = _few_nearest(
+            points_aug_t if rows is None else points_aug_t[:, rows], centers)
+        cand_sq = cand_sq.astype(np.float64)
+        second = cand_sq[:, 1] if k > 1 else np.full(found.shape[0], np.inf)
+        return (found.T.astype(np.int32), np.sqrt(cand_sq[:, 0] * unpack + slack),
+                np.sqrt(np.maximum(second - slack, 0.0)),
+                np.sqrt(np.maximum(rest_sq.astype(np.float64) - slack, 0.0)))
+
+    def settle(rows):
+        """Relabel ``rows``, whose bounds overlap, and renew their bounds."""
+        # Exact distances to the remembered centres, one column at a time
+        # (gathers of whole rows cost several times more).
+        near = candidates[:, rows]
+        point_columns = [column[rows] for column in points_t]
+        dist = np.zeros((near.shape[0], rows.size))
+        for j in range(near.shape[0]):
+            for column, centre_column in zip(point_columns, centers.T):
+                diff = column - centre_column[near[j]]
+                diff *= diff
+                dist[j] += diff
+        np.sqrt(dist, out=dist)
+        # The nearest goes first: the first candidate is the row's centre.
+        nearest = dist.argmin(axis=0)
+        swap = np.flatnonzero(nearest)
+        if swap.size:
+            other = nearest[swap]
+            near[0, swap], near[other, swap] = near[other, swap], near[0, swap]
+            dist[0, swap], dist[other, swap] = dist[other, swap], dist[0, swap]
+        candidates[:, rows] = near
+        upper[rows] = dist[0]
+        nearest_other = dist[1:].min(axis=0) if dist.shape[0] > 1 else np.inf
+        lower[rows] = np.minimum(nearest_other, rest[rows])
+        # A centre outside the remembered ones may be nearer: search those.
+        far = rows[dist[0] > rest[rows]]
+        if far.size:
+            candidates[:, far], upper[far], lower[far], rest[far] = search(far)
+
+    def overlapping():
+        if k == 1:
+            return np.empty(0, dtype=np.intp)
+        gaps = _pairwise_sq(centers)
+        np.fill_diagonal(gaps, np.inf)
+        half_gap = 0.5 * np.sqrt(np.maximum(gaps.min(axis=1), 0.0))
+        return np.flatnonzero(upper > np.maximum(lower, half_gap[candidates[0]]))
+
+    if state is None:
+        candidates, upper, lower, rest = search()
+    else:
+        candidates, upper = state.candidates.copy(), state.upper.copy()
+        lower, rest = state.lower.copy(), state.rest.copy()
+        rows = overlapping()
+        if rows.size:
+            settle(rows)
+    labels = candidates[0].astype(np.intp)
+    weighted = points * weights[:, None]
+    counts = np.bincount(labels, weights=weights, minlength=k)
+    sums = np.empty((k, n))
+    for j in range(n):
+        sums[:, j] = np.bincount(labels, weights=weighted[:, j], minlength=k)
+    # Counts updated by differences can keep a rounding residue instead of 0.
+    empty_below = 1e-9 * float(weights.sum())
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        new_centers = centers.copy()
+        full = counts > empty_below
+        new_centers[full] = sums[full] / counts[full, None]
+        if not full.all():
+            # An empty cluster moves onto the rows farthest from their centres.
+            _relocate_empty(points, weights, upper * upper, new_centers, np.flatnonzero(~full))
+        move = np.sqrt(np.einsum("ij,ij->i", new_centers - centers, new_centers - centers))
+        max_move = float(move.max())
+        shrink = _local_moves(centers, move, labels, upper, rest)[labels]
+        lower -= shrink
+        rest -= shrink
+        upper += move[labels]
+        centers = new_centers
+        if callback is not None:
+            callback(n_iter, max_move)
+        if max_move <= eps:
+            converged = True
+            break
+        if n_iter == max_iter:
+            break
+        rows = overlapping()
+        if rows.size == 0:
+            continue
+        settle(rows)
+        old_labels = labels[rows]
+        new_labels = candidates[0, rows].astype(np.intp)
+        moved = new_labels != old_labels
+        if moved.any():
+            changed = rows[moved]
+            gone, come = old_labels[moved], new_labels[moved]
+            w = weights[changed]
+            counts -= np.bincount(gone, weights=w, minlength=k)
+            counts += np.bincount(come, weights=w, minlength=k)
+            for j in range(n):
+                column = weighted[changed, j]
+                sums[:, j] -= np.bincount(gone, weights=column, minlength=k)
+                sums[:, j] += np.bincount(come, weights=column, minlength=k)
+            labels[changed] = come
+    return LloydResult(centers + origin, n_iter, converged,
+                       LloydState(candidates, upper, lower, rest))
+
+
+def _local_moves(centers, move, labels, upper, rest):
+    """For each centre a: how far the centres that matter to a's rows moved at most.
+
+    For a row x of centre a, every other centre was at least ``lower`` (or,
+    outside its candidates, ``rest``) away; after the update it is at least
+    that minus its own move. A centre farther than R_a = max(rest + upper)
+    over a's rows, plus the largest move, from a cannot come within ``rest``
+    of any of them (triangle inequality), so only the moves of the centres
+    within R_a of a count. Far-off centres (outliers' codes) often move the
+    most; they no longer loosen every row's bounds.
+    """
+    k = centers.shape[0]
+    reach = np.zeros(k)
+    np.maximum.at(reach, labels, rest + upper)
+    reach += move.max()
+    near = np.sqrt(np.maximum(_pairwise_sq(centers), 0.0)) <= reach[:, None]
+    return np.where(near, move[None, :], 0.0).max(axis=1)
+
+
+def _pairwise_sq(centers):
+    """Squared distances between every pair of centres, (k, k)."""
+    sq = np.einsum("ij,ij->i", centers, centers)
+    return sq[:, None] + sq[None, :] - 2.0 * centers @ centers.T

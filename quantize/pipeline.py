@@ -314,43 +314,26 @@ def apply_codebook(pixels, codebook, *, color_space: str = "srgb") -> QuantizeRe
     return QuantizeResult(codebook, labels, counts, inertia, 0, True, len(hist), options)
 
 
-#: Coarse bins aimed at per code for the first k-means pass, and at least
-#: MIN_BINS of them.
-BINS_PER_CODE = 64
-MIN_BINS = 16384
-#: Lloyd steps on bins one level finer (half the cell size), then on every
-#: distinct colour: each level starts from the previous level's centres.
-REFINE_STEPS = 5
-REFINE_LEVELS = 2
-POLISH_STEPS = 2
-#: k-means++ seeds from cells twice as large when there are this many per code.
-SEED_CELLS_PER_CODE = 4
-#: Up to this many codes the quantization error is large next to the cells of
-#: side 4, so the fit is lighter: BINS_PER_CODE cells per code with no floor,
-#: seeds from those cells, SMALL_REFINE_STEPS per finer level and no steps on
-#: every colour (the final relabelling still visits every colour). Measured on
-#: the five sample photos at k = 8 and 16, seeds 0-5: mean MSE 1.3% above the
-#: full schedule (at most 3.1% for one photo and k; 9.8% for the worst single
-#: seed), at about half the time; 5 refinement steps instead of 3 gave 0.8%
-#: (2.0%, 6.4%) but missed the 5x-cv2.kmeans target at k=16 (4.84x).
-SMALL_K = 16
-SMALL_REFINE_STEPS = 3
-
-
-@dataclass(frozen=True)
-class _Schedule:
-    """How the coarse-to-fine fit spends its steps for a given k."""
-
-    target: int          # coarse cells aimed at
-    seed_coarser: bool   # k-means++ from the level above the coarse one
-    refine_steps: int    # Lloyd steps on each finer level of cells
-    polish_steps: int    # Lloyd steps on every distinct colour
-
-
-def _schedule(k: int) -> _Schedule:
-    if k <= SMALL_K:
-        return _Schedule(BINS_PER_CODE * k, False, SMALL_REFINE_STEPS, 0)
-    return _Schedule(max(MIN_BINS, BINS_PER_CODE * k), True, REFINE_STEPS, POLISH_STEPS)
+#: The start of the final stage, per code: k-means++ seeds from the finest
+#: grid cells numbering at most SEED_CELLS_PER_CODE * k, and Lloyd runs to
+#: COARSE_EPS on the finest cells numbering at most COARSE_CELLS_PER_CODE * k.
+#: Both counts follow the spread of the image's colours, not the RGB cube:
+#: an image whose colours fill a small corner of it gets small cells.
+SEED_CELLS_PER_CODE = 32
+MIN_SEED_CELLS = 8192
+COARSE_CELLS_PER_CODE = 64
+#: The coarse stage's own stopping rule (working-space units scaled as eps)
+#: and its iteration cap; it only prepares the start of the final stage.
+COARSE_FRACTION = 3
+COARSE_EPS = 0.25
+#: Seedings tried on the seed cells: SEEDINGS_BUDGET // k, at most MAX_SEEDINGS.
+SEEDINGS_BUDGET = 256
+MAX_SEEDINGS = 8
+RANKING_STEPS = 8
+SEED_SPREAD = 0.3
+MAX_SEED_CELLS = 16384
+MAX_SEED_CELLS_PER_CODE = 64
+COARSE_MAX_ITER = 100
 
 
 class _CellPyramid:
@@ -358,33 +341,35 @@ class _CellPyramid:
 
     At level ``shift``, colours whose values agree after ``>> shift`` share a
     cell; each occupied cell carries its pixel count and the count-weighted
-    sum of its colours. The finest level is built from the colours once,
-    each coarser level from the one below it.
+    sum of its colours. Level 0 is the colours themselves; levels 1 and 2
+    are counted from the colours (dense counting over their 2**21 and
+    2**18 cells: one pass, no sort), each coarser level is merged from the
+    one below it. Levels are built when first asked for.
     """
 
-    FINEST = 2
-
     def __init__(self, hist: ColourHistogram, values=None):
-        # The finest level by dense counting over its 2**18 cells (one pass,
-        # no sort); the coarser ones merge its few thousand rows. ``values``
-        # (the colours in a working space, (U, 3) float) are what the cells
-        # average; the cells themselves are always sRGB grid cells.
-        bits = 8 - self.FINEST
-        cells = hist.colours >> self.FINEST
+        # ``values`` (the colours in a working space, (U, 3) float) are what
+        # the cells average; the cells themselves are always sRGB grid cells.
+        self._hist = hist
+        self._values = hist.colours.astype(np.float64) if values is None else values
+        self._weights = hist.counts.astype(np.float64)
+        self._levels = {}
+
+    def _counted(self, shift: int):
+        bits = 8 - shift
+        cells = self._hist.colours >> shift
         cell_id = ((cells[:, 0].astype(np.intp) << bits) | cells[:, 1]) << bits | cells[:, 2]
-        weights = hist.counts.astype(np.float64)
         size = 1 << (3 * bits)
-        dense_w = np.bincount(cell_id, weights=weights, minlength=size)
+        dense_w = np.bincount(cell_id, weights=self._weights, minlength=size)
         occupied = np.flatnonzero(dense_w)
         sums = np.empty((occupied.size, 3), dtype=np.float64)
         for j in range(3):
-            column = hist.colours[:, j] if values is None else values[:, j]
-            sums[:, j] = np.bincount(cell_id, weights=weights * column,
+            sums[:, j] = np.bincount(cell_id, weights=self._weights * self._values[:, j],
                                      minlength=size)[occupied]
         mask = (1 << bits) - 1
         occupied_cells = np.stack([occupied >> (2 * bits), (occupied >> bits) & mask,
                                    occupied & mask], axis=1)
-        self._levels = {self.FINEST: (occupied_cells, sums, dense_w[occupied])}
+        return occupied_cells, sums, dense_w[occupied]
 
     @staticmethod
     def _merge(cells, sums, weights):
@@ -400,57 +385,73 @@ class _CellPyramid:
 
     def _raw(self, shift: int):
         if shift not in self._levels:
-            cells, sums, weights = self._raw(shift - 1)
-            self._levels[shift] = self._merge(cells >> 1, sums, weights)
+            if shift <= 2:
+                self._levels[shift] = self._counted(shift)
+            else:
+                cells, sums, weights = self._raw(shift - 1)
+                self._levels[shift] = self._merge(cells >> 1, sums, weights)
         return self._levels[shift]
+
+    def size(self, shift: int) -> int:
+        """Occupied cells of side ``2**shift``."""
+        return len(self._hist) if shift == 0 else self._raw(shift)[2].size
 
     def level(self, shift: int):
         """(means, weights) of the occupied cells of side ``2**shift``."""
+        if shift == 0:
+            return self._values, self._weights
         _, sums, weights = self._raw(shift)
         return sums / weights[:, None], weights
 
-    def coarsest_within(self, target: int) -> int:
+    def total_sq(self) -> float:
+        """Count-weighted sum of the squared norms of the colours (their values)."""
+        return float(self._weights @ np.einsum("ij,ij->i", self._values, self._values))
+
+    def spread(self, shift: int, total_sq: float) -> float:
+        """Count-weighted sum of squared distances from the colours to their cells' means."""
+        if shift == 0:
+            return 0.0
+        _, sums, weights = self._raw(shift)
+        return max(0.0, total_sq - float(np.einsum("ij,ij->i", sums, sums) @ (1.0 / weights)))
+
+    def parents(self, fine: int, coarse: int):
+        """For each cell of level ``fine``: its cell at level ``coarse`` and their means' distance."""
+        cells = self._hist.colours if fine == 0 else self._raw(fine)[0]
+        shifted = cells.astype(np.intp) >> (coarse - fine)
+        coarse_cells = self._raw(coarse)[0]
+        # Both levels' cells are in ascending (r, g, b) order.
+        keys = (coarse_cells[:, 0] << 16) | (coarse_cells[:, 1] << 8) | coarse_cells[:, 2]
+        index = np.searchsorted(keys, (shifted[:, 0] << 16) | (shifted[:, 1] << 8) | shifted[:, 2])
+        offset = self.level(fine)[0] - self.level(coarse)[0][index]
+        return index, np.sqrt(np.einsum("ij,ij->i", offset, offset))
+
+    def finest_within(self, target: int) -> int:
         """The smallest shift whose occupied cells number at most ``target``."""
-        shift = self.FINEST
-        while shift < 8 and self._raw(shift)[2].size > target:
+        if len(self._hist) <= target:
+            return 0
+        shift = 2 if self._raw(2)[2].size <= target else 3
+        if shift == 2 and self._raw(1)[2].size <= target:
+            shift = 1
+        while shift < 8 and self.size(shift) > target:
             shift += 1
         return shift
 
 
-def _lloyd_steps(points, weights, centers, steps, eps, callback=None):
-    """Lloyd steps from given centres; the nearest-centre search is float32
-    (up to 64 centres, distances keep 17 significant bits: see
-    :func:`quantize.kmeans._nearest_packed`)."""
-    centers, _, _, n, converged = _kmeans._run_once(
-        points, weights, centers, steps, eps, callback, np.float32, want_sq=False)
-    return centers, n, converged
-
-
-def _counting_on(callback, done: int):
-    """``callback`` with iterations numbered after the ``done`` already reported."""
-    if callback is None:
-        return None
-    return lambda iteration, shift: callback(done + iteration, shift)
-
-
-def _coarse_inertia(points, weights, centers) -> float:
-    """Weighted sum of squared distances from points to their nearest centre."""
-    _, sq_dist = _kmeans.assign(points, centers)
-    return float(weights @ sq_dist)
-
-
 def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback, metric="euclidean",
                   color_space="srgb", working=None):
-    """Weighted k-means on the histogram, coarse to fine.
+    """Weighted k-means on the histogram: a cheap start, then Lloyd on every colour.
 
-    k-means runs to convergence on coarse grid cells (their mean colours,
-    weighted by pixel count), then a few Lloyd steps refine the centres on
-    cells half that size, and finally on every distinct colour (above
-    SMALL_K codes; see :func:`_schedule`). Each level runs Lloyd steps on
-    its own points (float32 search); only the starting centres come from the
-    coarser level. ``callback`` sees the coarse iterations of every attempt,
-    each from 1, then the refinement steps numbered on from the chosen
-    attempt's count (with one attempt: 1 to n_iter).
+    The final stage is Lloyd's iterations on every distinct colour weighted
+    by its pixel count (:func:`quantize.kmeans.lloyd`); ``max_iter`` and
+    ``eps`` govern it, and ``converged`` says whether it met ``eps``. Its
+    start comes from grid cells whose size follows the colours' spread
+    (see docs/design.md, "The fit"): k-means++ seeds on the cells of the
+    finest level with at most SEED_CELLS_PER_CODE * k cells, then Lloyd to
+    COARSE_EPS on the finest level with at most COARSE_CELLS_PER_CODE * k.
+    A given ``init`` starts the final stage as it is. Each attempt runs
+    both stages; the lowest inertia wins (the first on ties).
+    ``callback`` sees the final stage's iterations of every attempt, each
+    numbered from 1.
 
     With a working colour space, ``working`` holds the histogram's colours
     in it; the cells (still sRGB grid cells) average those values, and the
@@ -459,65 +460,141 @@ def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback, met
     Returns (float sRGB centres, iterations, converged).
     """
     rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
+    scale = 1.0 if working is None else _cs.eps_scale(color_space)
     if working is None:
         colours = hist.colours.astype(np.float64)
     else:
         colours = working
-        eps = eps * _cs.eps_scale(color_space)
         if not isinstance(init, str):
             init = _cs.to_working(np.asarray(init, dtype=np.float64), color_space)
     weights = hist.counts.astype(np.float64)
-    plan = _schedule(k)
-    target = plan.target
-    if len(hist) <= 2 * target or metric != "euclidean":
-        # Other metrics run on every distinct colour (the cell pyramid's
-        # refinement steps are euclidean).
+    if metric != "euclidean":
+        # Other metrics run the core's own loop on every distinct colour.
         fit = _kmeans.cluster(colours, k, weights=weights, init=init, max_iter=max_iter,
-                              eps=eps, attempts=attempts, seed=rng, callback=callback,
+                              eps=eps * scale, attempts=attempts, seed=rng, callback=callback,
                               metric=metric)
         return _cs.from_working(fit.centers, color_space), fit.n_iter, fit.converged
     pyramid = _CellPyramid(hist, values=working)
-    shift = pyramid.coarsest_within(target)
-    means, bin_weights = pyramid.level(shift)
     if isinstance(init, str):
-        seeds, seed_weights = means, bin_weights
-        if (plan.seed_coarser and shift < 7
-                and pyramid.level(shift + 1)[1].size >= SEED_CELLS_PER_CODE * k):
-            # Seed from cells twice as large: k-means++ costs k passes over
-            # its points, and the Lloyd steps below move the seeds where
-            # they belong.
-            seeds, seed_weights = pyramid.level(shift + 1)
         init_fn = _kmeans.INIT_METHODS[init]
-        starts = [init_fn(seeds, seed_weights, k, rng) for _ in range(attempts)]
+        seed_shift, first_seeds = _seed_level(pyramid, k, init_fn, rng)
+        seed_points, seed_weights = pyramid.level(seed_shift)
+        n_attempts = attempts
     else:
-        starts = [np.asarray(init, dtype=np.float64)]
-    if any(start is None for start in starts):
-        # Fewer distinct seed cells than k: not expected here (the coarse
-        # level has over 2k cells), kept as a safe path through the core.
-        fit = _kmeans.cluster(means, k, weights=bin_weights, init=init, max_iter=max_iter,
-                              eps=eps, attempts=attempts, seed=rng, callback=callback)
-        centers, n_iter, converged = fit.centers, fit.n_iter, fit.converged
-    else:
-        best, best_inertia = None, math.inf
-        for start in starts:
-            fit = _lloyd_steps(means, bin_weights, start, max_iter, eps, callback)
-            # One attempt needs no inertia; of several, the first lowest wins.
-            inertia = _coarse_inertia(means, bin_weights, fit[0]) if len(starts) > 1 else 0.0
-            if best is None or inertia < best_inertia:
-                best, best_inertia = fit, inertia
-        centers, n_iter, converged = best
-    for finer_shift in range(shift - 1, max(_CellPyramid.FINEST, shift - REFINE_LEVELS) - 1, -1):
-        finer, finer_weights = pyramid.level(finer_shift)
-        centers, steps, converged = _lloyd_steps(finer, finer_weights, centers,
-                                                 plan.refine_steps, eps, _counting_on(callback, n_iter))
-        n_iter += steps
-    if plan.polish_steps:
-        centers, steps, converged = _lloyd_steps(colours, weights, centers, plan.polish_steps, eps,
-                                                 _counting_on(callback, n_iter))
-        n_iter += steps
+        n_attempts = 1
+    # The coarse levels stop no later than the last stage's criterion, and
+    # earlier than a loose one: their iterations are the cheap ones.
+    coarse_eps = min(eps, COARSE_EPS) * scale
+    best, best_inertia = None, math.inf
+    for attempt in range(n_attempts):
+        if isinstance(init, str):
+            start = first_seeds if attempt == 0 else init_fn(seed_points, seed_weights, k, rng)
+            if start is None:
+                # Fewer distinct seed cells than k: seed from the colours.
+                start = init_fn(colours, weights, k, rng)
+            # Lloyd on each level down to cells a third as many as the
+            # colours: each level starts the next one close to its answer,
+            # with bounds that spare most of the next level's search. On
+            # the seed level, the best of a few seedings goes on: a bad
+            # local minimum costs more than these cheap runs.
+            state, previous = None, None
+            start, fit = _best_seeding(seed_points, seed_weights, start, k, init_fn, rng,
+                                       coarse_eps, seed_shift > 0)
+            if seed_shift > 0:
+                state, previous = fit.state, seed_shift
+            # (Level 1 only when it seeds: it costs a count over 2**21 cells.)
+            for shift in range(seed_shift - 1, 1, -1):
+                if pyramid.size(shift) * COARSE_FRACTION > len(hist):
+                    break
+                points, cell_weights = pyramid.level(shift)
+                if previous is not None:
+                    state = state.spread(*pyramid.parents(shift, previous))
+                fit = _kmeans.lloyd(points, cell_weights, start, COARSE_MAX_ITER, coarse_eps,
+                                    state=state)
+                start, state, previous = fit.centers, fit.state, shift
+            if previous is not None:
+                state = state.spread(*pyramid.parents(0, previous))
+        else:
+            start, state = np.asarray(init, dtype=np.float64), None
+        fit = _kmeans.lloyd(colours, weights, start, max_iter, eps * scale, callback, state=state)
+        # One attempt needs no inertia; of several, the first lowest wins.
+        inertia = _coarse_inertia(colours, weights, fit.centers) if n_attempts > 1 else 0.0
+        if best is None or inertia < best_inertia:
+            best, best_inertia = fit, inertia
+    centers = best.centers
     if working is not None:
         centers = _cs.from_working(centers, color_space)
-    return centers, n_iter, converged
+    return centers, best.n_iter, best.converged
+
+
+def _seed_level(pyramid, k, init_fn, rng):
+    """The grid level whose cells seed the fit, and a seeding drawn there.
+
+    k-means++ places at most one seed per cell, so cells must be small next
+    to the distances between the codes the image needs, and those follow
+    the density of its colours, not the size of the RGB cube. Starting from
+    the finest level with at most SEED_CELLS_PER_CODE * k cells, each
+    seeding measures the error its ``k`` codes leave (its potential over
+    the cells plus their own spread); while the cells' own spread is more
+    than SEED_SPREAD of it, the next finer level is tried, down to the
+    colours themselves or MAX_SEED_CELLS_PER_CODE * k cells.
+
+    Returns (shift, seeds); seeds is None when the level has fewer than k
+    distinct cells.
+    """
+    shift = pyramid.finest_within(max(MIN_SEED_CELLS, SEED_CELLS_PER_CODE * k))
+    total_sq = pyramid.total_sq()
+    while True:
+        points, weights = pyramid.level(shift)
+        seeds = init_fn(points, weights, k, rng)
+        if shift == 0 or pyramid.size(shift - 1) > max(MAX_SEED_CELLS,
+                                                       MAX_SEED_CELLS_PER_CODE * k):
+            return shift, seeds
+        spread = pyramid.spread(shift, total_sq)
+        if seeds is not None:
+            _, sq_dist = _kmeans.assign(points, seeds)
+            if spread <= SEED_SPREAD * (float(weights @ sq_dist) + spread):
+                return shift, seeds
+        shift -= 1
+
+
+def _best_seeding(points, weights, first, k, init_fn, rng, eps, coarse=True):
+    """The best of a few seedings on the seed points, and Lloyd from it.
+
+    SEEDINGS_BUDGET // k seedings in all (at least one, at most
+    MAX_SEEDINGS): several for a small palette, where one unlucky seeding
+    can cost several percent, one for a large one. Each gets RANKING_STEPS
+    Lloyd steps, enough to rank them; the one with the lowest inertia then
+    runs on to ``eps`` on grid cells (``coarse``). On the colours
+    themselves the last stage comes next and is the one that runs to the
+    user's criterion, so it starts where the ranking steps left off.
+
+    Returns the chosen centres and, on grid cells, the fit (for its state).
+    """
+    n = max(1, min(MAX_SEEDINGS, SEEDINGS_BUDGET // k))
+    if n == 1:
+        if not coarse:
+            return first, None
+        fit = _kmeans.lloyd(points, weights, first, COARSE_MAX_ITER, eps)
+        return fit.centers, fit
+    best, best_inertia = None, math.inf
+    for i in range(n):
+        start = first if i == 0 else init_fn(points, weights, k, rng)
+        if start is None:
+            break
+        fit = _kmeans.lloyd(points, weights, start, RANKING_STEPS, eps)
+        inertia = _coarse_inertia(points, weights, fit.centers)
+        if best is None or inertia < best_inertia:
+            best, best_inertia = fit, inertia
+    if coarse and not best.converged:
+        best = _kmeans.lloyd(points, weights, best.centers, COARSE_MAX_ITER, eps, state=best.state)
+    return best.centers, best
+
+
+def _coarse_inertia(points, weights, centers) -> float:
+    """Weighted sum of squared distances from points to their nearest centre."""
+    _, sq_dist = _kmeans.assign(points, centers)
+    return float(weights @ sq_dist)
 
 
 def nearest_codes(colours, codebook):

@@ -320,14 +320,14 @@ def test_packed_and_argmin_searches_agree_on_float_data():
     assert (packed == exact.argmin(axis=1)).mean() > 0.999
 
 
-def test_small_k_schedule_still_labels_every_colour_with_its_nearest_code():
+def test_coarse_start_still_labels_every_colour_with_its_nearest_code():
     from quantize import pipeline
 
     rng = np.random.default_rng(2)
     pixels = rng.integers(0, 256, size=(160, 160, 3), dtype=np.uint8)
-    k = pipeline.SMALL_K
+    k = 16
     hist_size = len(np.unique(pixels.reshape(-1, 3), axis=0))
-    assert hist_size > 2 * pipeline._schedule(k).target  # the coarse-to-fine path
+    assert hist_size > pipeline.SEED_CELLS_PER_CODE * k  # seeds from coarser cells
     result = quantize_image(pixels, k)
     _, sq = _brute_codes(pixels.reshape(-1, 3), result.codebook)
     flat = pixels.reshape(-1, 3).astype(np.int64)
@@ -350,6 +350,6 @@ def test_options_are_checked_on_the_coarse_to_fine_path_too(kwargs, match):
 
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, size=(200, 200, 3), dtype=np.uint8)
-    assert len(colour_histogram(pixel_keys(pixels))) > 2 * pipeline._schedule(8).target
+    assert len(colour_histogram(pixel_keys(pixels))) > pipeline.SEED_CELLS_PER_CODE * 8
     with pytest.raises(ValueError, match=match):
         quantize_image(pixels, 8, **kwargs)
