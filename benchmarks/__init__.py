@@ -1,4 +1,4 @@
-"""The speed and memory harness behind ``make bench`` (issue 3).
+"""The speed, quality and memory harness behind ``make bench``.
 
 Run it with ``make bench`` (which installs the ``bench`` extra and pngquant
 first), or directly from the repository root with the virtualenv's Python::
@@ -7,6 +7,7 @@ first), or directly from the repository root with the virtualenv's Python::
     python -m benchmarks.run --quick    # one photo, k = 16, one repeat: a smoke run
     python -m benchmarks.run --huge     # also the 100 MP memory check (CLI only)
     python -m benchmarks.run --help     # every option
+    python -m benchmarks.corpus         # only the quality corpus table (fast once cached)
 
 Modules:
 
@@ -19,7 +20,16 @@ Modules:
     with ``os.wait4`` so their peak RSS comes for free.
 ``report``
     The error measure shared by every tool, the Markdown tables, the medians,
-    the targets of the issue with PASS/FAIL, and the machine description.
+    the speed, MSE and memory targets with PASS/FAIL, and the machine description.
+``looks``
+    Perceptual error (ΔE_OK, CIEDE2000), PSNR and palette PNG bytes against
+    pngquant, and the time to dither the 12 MP image.
+``corpus``
+    The quality corpus: the sample photos plus generated images of hard
+    classes (starfields, fog, sepia, stains, saturated art, UI screenshots,
+    gradients, high-ISO noise) and the 12 MP photo; quantize's MSE against
+    cv2.kmeans (best of 3 seeds), pngquant and full weighted k-means, whose
+    results are cached, with their targets.
 ``run``
     The command line that ties them together and writes ``benchmarks/RESULTS.md``.
 

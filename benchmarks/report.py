@@ -32,7 +32,7 @@ import numpy as np
 
 MB = 1_000_000  # peak RSS is reported, and the memory limit computed, in 10^6 bytes
 
-#: The memory formula of the issue: 12 bytes per pixel + 250 MB.
+#: The peak-RSS limit the CLI is held to: 12 bytes per pixel + 250 MB.
 RSS_BYTES_PER_PIXEL = 12
 RSS_FIXED = 250 * MB
 
@@ -107,7 +107,7 @@ class Measurement:
 
 
 def rss_limit(pixels: int) -> int:
-    """The issue's peak-RSS limit in bytes: 12 B per pixel + 250 MB."""
+    """The peak-RSS limit in bytes: 12 B per pixel + 250 MB."""
     return RSS_BYTES_PER_PIXEL * pixels + RSS_FIXED
 
 
@@ -209,7 +209,7 @@ def results_table(results) -> str:
 
 
 def rss_table(results) -> str:
-    """Peak RSS of every CLI run against the issue's formula."""
+    """Peak RSS of every CLI run against the limit (12 B per pixel + 250 MB)."""
     headers = ["image", "megapixels", "k", "peak RSS MB", "limit MB (12 B/px + 250 MB)", "within"]
     rows = []
     for m in results:
@@ -264,7 +264,7 @@ def medians_table(results, kind: str = "photo") -> str:
 
 
 # --------------------------------------------------------------------------
-# Targets (section 3 of issue 3)
+# Targets: speed, quality and memory
 
 
 @dataclass
@@ -329,22 +329,44 @@ def _find(results, tool, kind, k, suffix=None):
     return None
 
 
+#: Speed targets: the pipeline against cv2.kmeans at k=256 (median over the
+#: photos), and the CLI on the 12 MP PNG against pngquant (wall-time ratio).
+CV2_SPEEDUP_K256 = 15
+CLI_VS_PNGQUANT = 0.5
+
+
 def targets(results, help_info=None, huge_run: bool = False) -> list:
-    """Every target of section 3 with its measured value and PASS/FAIL."""
+    """Every speed, MSE, memory and ``--help`` target with its measured value.
+
+    The timing tables still show k=16 and scikit-learn's times; only the
+    k=256 speed-up over cv2.kmeans is a speed target of the pipeline. The
+    quality targets on the wider image set are in :mod:`benchmarks.corpus`.
+
+    Parameters
+    ----------
+    results : list of Measurement
+    help_info : dict, optional
+        From :func:`benchmarks.tools.measure_help`.
+    huge_run : bool
+        Whether the 100 MP image was asked for (else its target is "not run").
+
+    Returns
+    -------
+    list of Target
+    """
     out = [
-        _speed_target(results, "cv2.kmeans", 256, 20),
-        _speed_target(results, "cv2.kmeans", 16, 5),
+        _speed_target(results, "cv2.kmeans", 256, CV2_SPEEDUP_K256),
         *_mse_target(results, "cv2.kmeans", (16, 64, 256), 1.00, 1.03),
-        _speed_target(results, "sklearn KMeans", 64, 50),
         *_mse_target(results, "sklearn KMeans", (64,), 1.01),
     ]
 
     # CLI end to end vs pngquant on the 12 MP PNG, k=256.
     cli, pq = _find(results, CLI, "large", 256, ".png"), _find(results, "pngquant", "large", 256, ".png")
-    name = "CLI on the 12 MP PNG at k=256: wall time ≤ 0.75× pngquant's"
+    name = f"CLI on the 12 MP PNG at k=256: wall time ≤ {CLI_VS_PNGQUANT:g}× pngquant's"
     if cli and pq and cli.seconds is not None and pq.seconds is not None:
         r = cli.seconds / pq.seconds
-        out.append(Target(name, f"{r:.2f}× ({fmt_num(cli.seconds)} s vs {fmt_num(pq.seconds)} s)", r <= 0.75))
+        out.append(Target(name, f"{r:.2f}× ({fmt_num(cli.seconds)} s vs {fmt_num(pq.seconds)} s)",
+                          r <= CLI_VS_PNGQUANT))
     else:
         out.append(Target(name, "not measured" if not (cli and pq) else "a run did not finish",
                           None if not (cli and pq) else False))

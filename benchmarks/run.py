@@ -3,6 +3,8 @@
 Usage, from the repository root with the virtualenv's Python::
 
     python -m benchmarks.run [--quick] [--huge] [-k 16,64] [--images china.jpg] ...
+    python -m benchmarks.run --corpus-only      # only the quality corpus
+    python -m benchmarks.run --no-corpus        # everything but the quality corpus
 
 Every tool runs on the same pixels and the same k, one after another (never
 in parallel), best (minimum) wall time of ``--repeats`` runs. The Markdown
@@ -10,6 +12,14 @@ report is printed and written to ``benchmarks/RESULTS.md`` (a run limited by
 ``--quick``, ``-k``, ``--images``, ``--tools`` or ``--no-large`` writes
 ``benchmarks/.cache/RESULTS-partial.md`` instead, so a quick check never
 overwrites the full results). Progress goes to standard error.
+
+The full run ends with the quality corpus of :mod:`benchmarks.corpus`
+(quantize's MSE on each corpus image at k = 8, 16, 64, 256 against cv2.kmeans,
+pngquant and full k-means; the other tools' results come from its cache,
+``benchmarks/.cache/corpus-peers.json``, and only missing ones are computed).
+``-k`` applies to it too; ``--images`` does not (use
+``python -m benchmarks.corpus --images ...``); ``--quick``, ``--looks-only``
+and ``--huge-only`` leave it out.
 """
 
 from __future__ import annotations
@@ -43,7 +53,8 @@ def parse_args(argv=None):
         prog="python -m benchmarks.run",
         description="Time quantize's pipeline and CLI against cv2.kmeans, scikit-learn KMeans, "
                     "scipy kmeans2, Pillow median cut and pngquant; print and write a Markdown "
-                    "report with medians and the targets of issue 3.")
+                    "report with medians, the speed, quality and memory targets, the perceptual "
+                    "section and the quality corpus.")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: one photo (china.jpg), k=16, 1 repeat, no 12 MP image")
     p.add_argument("-k", "--k", dest="ks", type=lambda s: [int(x) for x in _csv(s)],
@@ -69,16 +80,28 @@ def parse_args(argv=None):
                    help="a run longer than this many seconds is not repeated (default 20)")
     p.add_argument("--results", type=Path, help="where to write the Markdown report")
     p.add_argument("--no-looks", action="store_true",
-                   help="skip issue 7's section (ΔE, PSNR and PNG bytes against pngquant at "
-                        "k=16 and 256, 12 MP dithering time)")
+                   help="skip the perceptual section (ΔE, PSNR and PNG bytes against pngquant "
+                        "at k=16 and 256, 12 MP dithering time)")
     p.add_argument("--looks-only", action="store_true",
-                   help="only issue 7's section (with the 12 MP dithering unless --no-large)")
+                   help="only the perceptual section (with the 12 MP dithering unless --no-large)")
+    p.add_argument("--no-corpus", action="store_true",
+                   help="skip the quality corpus (MSE against cv2.kmeans, pngquant and full "
+                        "k-means on the corpus images; see python -m benchmarks.corpus)")
+    p.add_argument("--corpus-only", action="store_true",
+                   help="only the quality corpus (without the 12 MP image if --no-large)")
     args = p.parse_args(argv)
 
+    if args.corpus_only and (args.looks_only or args.huge_only or args.no_corpus):
+        p.error("--corpus-only goes with none of --looks-only, --huge-only, --no-corpus")
+    # The corpus takes its own k values unless -k names some.
+    args.corpus_ks = list(args.ks) if args.ks else None
     if args.huge_only:
         args.huge, args.images, args.no_large = True, ["none"], True
+    if (args.quick and not args.corpus_only) or args.looks_only or args.huge_only:
+        args.no_corpus = True
     partial = bool(args.quick or args.ks or args.images or args.tools or args.no_large
-                   or args.huge_only or args.no_looks or args.looks_only)
+                   or args.huge_only or args.no_looks or args.looks_only
+                   or args.no_corpus or args.corpus_only)
     if args.quick:
         args.ks = args.ks or [16]
         args.images = args.images or ["china.jpg"]
@@ -161,7 +184,7 @@ def main(argv=None) -> int:
 
         # The plan: (image loader, tools for it, k values).
         plan = [(lambda n=name: bimages.photo(n), usable, args.ks) for name in args.images]
-        if args.looks_only:
+        if args.looks_only or args.corpus_only:
             plan = []
         elif not args.no_large:
             large_tools = [t for t in usable if args.large_all_tools or t not in tools.SLOW_ON_LARGE]
@@ -193,17 +216,27 @@ def main(argv=None) -> int:
             gc.collect()
 
         looks_rows, looks_timings = [], []
-        if not args.no_looks:  # issue 7: ΔE, PSNR, bytes against pngquant; 12 MP dithering
+        run_looks = not args.no_looks and not args.corpus_only
+        if run_looks:  # ΔE, PSNR, bytes against pngquant; 12 MP dithering
             from benchmarks import looks
 
             looks_rows, looks_timings = looks.run(args.images, large=not args.no_large, ctx=ctx,
                                                   log=log)
 
         help_info = None
-        if "cli" in usable and not args.looks_only:
+        if "cli" in usable and not args.looks_only and not args.corpus_only:
             log("bench: timing `quantize --help`...")
             help_info = tools.measure_help(ctx)
         floor = tools.rss_floor()
+
+        corpus_text = None
+        if not args.no_corpus:  # last: its cold run (no cached peers) is the long one
+            from benchmarks import corpus
+
+            log("bench: quality corpus (the other tools' results from "
+                f"{corpus.PEERS_FILE.relative_to(bimages.REPO)} when cached)...")
+            corpus_text = corpus.run(args.corpus_ks or corpus.DEFAULT_K, large=not args.no_large,
+                                     log=log)[0]
 
     settings = [
         f"k = {', '.join(map(str, args.ks))}; best (minimum) wall time of {args.repeats} run(s); "
@@ -236,17 +269,26 @@ def main(argv=None) -> int:
                         "pipeline ran the code as it was at the start, CLI runs whatever was on "
                         "disk at the time; rerun on a quiet tree for comparable numbers.")
         log("bench: warning: quantize/ changed during the run")
-    text = report.render(
-        results=results, machine=machine,
-        images=image_rows, settings=settings, help_info=help_info, huge_run=args.huge,
-        load_before=load_before, load_after=os.getloadavg()[0],
-        wall_seconds=time.perf_counter() - started,
-        command="python -m benchmarks.run" + ("" if argv is None and len(sys.argv) < 2 else
-                                              " " + shlex.join(sys.argv[1:] if argv is None else argv)))
-    if not args.no_looks:
+    command = "python -m benchmarks.run" + ("" if argv is None and len(sys.argv) < 2 else
+                                            " " + shlex.join(sys.argv[1:] if argv is None else argv))
+    if args.corpus_only:  # no speed tables or targets to show: header, machine, corpus
+        text = "\n".join(
+            ["# quantize benchmark results (quality corpus only)", "",
+             f"Command: `{command}`; the whole run took "
+             f"{(time.perf_counter() - started) / 60:.1f} min.", "", "## Machine", ""]
+            + [f"- {key}: {value}" for key, value in machine] + [""])
+    else:
+        text = report.render(
+            results=results, machine=machine,
+            images=image_rows, settings=settings, help_info=help_info, huge_run=args.huge,
+            load_before=load_before, load_after=os.getloadavg()[0],
+            wall_seconds=time.perf_counter() - started, command=command)
+    if run_looks:
         from benchmarks import looks
 
         text = text.rstrip("\n") + "\n\n" + looks.render(looks_rows, looks_timings)
+    if corpus_text is not None:
+        text = text.rstrip("\n") + "\n\n" + corpus_text
     print(text)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = args.results.with_name("." + args.results.name + ".tmp")

@@ -645,17 +645,19 @@ def _distinct_rows_result(data, weights, k):
 #: Entries per block of the few-nearest search: (k, rows) float32 blocks of
 #: 256 KiB stay in cache between the product and the reductions.
 _FEW_BLOCK = 1 << 16
+#: Rows settled at once: bounds the temporary arrays of a large first pass.
+_SETTLE_ROWS = 1 << 18
 #: Centres each row remembers from its last full search (its nearest few):
 #: a row whose bounds fail is first settled among them, and searched in
 #: full only when a centre outside them might be nearer.
 _CANDIDATES = 4
 
 
-def _few_nearest_rows(data_aug_t, centers_aug_t, candidates, cand_sq, rest_sq, buf):
+def _few_nearest_rows(data_aug_t, centers_aug_t, candidates, first_sq, second_sq, rest_sq, buf):
     """:func:`_few_nearest` over one block of rows."""
     m = data_aug_t.shape[1]
     k = centers_aug_t.shape[0]
-    t = candidates.shape[1]
+    t = candidates.shape[0]
     bits = max(1, (k - 1).bit_length())
     low = np.int32((1 << bits) - 1)
     chunk = max(1, min(buf.size, _FEW_BLOCK) // k)
@@ -675,40 +677,43 @@ def _few_nearest_rows(data_aug_t, centers_aug_t, candidates, cand_sq, rest_sq, b
         columns = np.arange(n)
         for j in range(min(t + 1, k)):
             best = keys.min(axis=0)
-            value = np.maximum((best & ~low).view(np.float32), 0.0)
+            value = (best & ~low).view(np.float32)
+            if j == 0:
+                first_sq[start:stop] = value
+            elif j == 1:
+                second_sq[start:stop] = value
             if j == t:
                 rest_sq[start:stop] = value
                 break
-            cand_sq[start:stop, j] = value
             label = best & low
-            candidates[start:stop, j] = label
+            candidates[j, start:stop] = label
             keys[label, columns] = top
         # Fewer centres than candidates: the missing ones repeat the nearest.
         for j in range(k, t):
-            candidates[start:stop, j] = candidates[start:stop, 0]
-            cand_sq[start:stop, j] = cand_sq[start:stop, 0]
-        if k <= t:
-            rest_sq[start:stop] = np.inf
+            candidates[j, start:stop] = candidates[0, start:stop]
+    if k < 2:
+        second_sq[:] = np.inf
+    if k <= t:
+        rest_sq[:] = np.inf
 
 
 def _few_nearest(data_aug_t, centers, t=_CANDIDATES):
     """The ``t`` nearest centres of every row, by a float32 search.
 
-    ``data_aug_t`` is :func:`_augment`'s float32 rows transposed, (N + 2, M)
-    and C-contiguous, so that each block's product is one BLAS call. Each
-    distance is packed with its centre's index into an int32 (see
-    :func:`_nearest_packed`), which rounds it down by up to 2**(b - 23) of
-    its size for ``b`` index bits.
+    ``data_aug_t`` holds the float32 rows ``[x, 1, |x|²]`` as columns,
+    (N + 2, M) and C-contiguous, so that each block's product is one BLAS
+    call. Each distance is packed with its centre's index into an int32
+    (see :func:`_nearest_packed`), which rounds it down by up to
+    2**(b - 23) of its size for ``b`` index bits.
 
     Returns
     -------
-    candidates : ndarray of shape (M, t), intp
-        The nearest centres, nearest first.
-    cand_sq : ndarray of shape (M, t), float32
-        Their squared distances, rounded down.
-    rest_sq : ndarray of shape (M,), float32
-        Squared distance to the (t + 1)-th nearest, rounded down (inf when
-        there are not that many centres).
+    candidates : ndarray of shape (t, M), int16 (int32 beyond 32767 centres)
+        The nearest centres of each row (a column), nearest first.
+    first_sq, second_sq, rest_sq : ndarray of shape (M,), float32
+        Squared distances to the nearest, the second and the (t + 1)-th
+        nearest centre, rounded down (inf when there are not that many
+        centres).
 
     Large searches are split across threads by rows; a row's answer does
     not depend on the split.
@@ -721,13 +726,12 @@ def _few_nearest(data_aug_t, centers, t=_CANDIDATES):
     centers_aug_t[:, :-2] = -2.0 * centers
     centers_aug_t[:, -2] = np.einsum("ij,ij->i", centers, centers)
     centers_aug_t[:, -1] = 1.0
-    candidates = np.empty((m, t), dtype=np.intp)
-    cand_sq = np.empty((m, t), dtype=np.float32)
-    rest_sq = np.empty(m, dtype=np.float32)
+    candidates = np.empty((t, m), dtype=np.int16 if k <= np.iinfo(np.int16).max else np.int32)
+    first_sq, second_sq, rest_sq = (np.empty(m, dtype=np.float32) for _ in range(3))
     threads = _n_threads() if m * k >= _PARALLEL_MIN_PAIRS else 1
     edges = np.linspace(0, m, threads + 1).astype(np.intp)
-    parts = [(data_aug_t[:, lo:hi], centers_aug_t, candidates[lo:hi], cand_sq[lo:hi],
-              rest_sq[lo:hi], np.empty(_FEW_BLOCK, dtype=np.float32))
+    parts = [(data_aug_t[:, lo:hi], centers_aug_t, candidates[:, lo:hi], first_sq[lo:hi],
+              second_sq[lo:hi], rest_sq[lo:hi], np.empty(_FEW_BLOCK, dtype=np.float32))
              for lo, hi in zip(edges[:-1], edges[1:])]
     if threads == 1:
         _few_nearest_rows(*parts[0])
@@ -738,7 +742,7 @@ def _few_nearest(data_aug_t, centers, t=_CANDIDATES):
             _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="quantize")
         for job in [_pool.submit(_few_nearest_rows, *part) for part in parts]:
             job.result()
-    return candidates, cand_sq, rest_sq
+    return candidates, first_sq, second_sq, rest_sq
 
 
 @dataclass
@@ -749,7 +753,7 @@ class LloydState:
 
     Attributes
     ----------
-    candidates : ndarray of shape (c, M), int32
+    candidates : ndarray of shape (c, M), int16 or int32
         Each row's nearest few centres at its last full search (a column);
         the first is the row's centre.
     upper : ndarray of shape (M,)
@@ -820,8 +824,9 @@ def lloyd(data, weights, centers, max_iter: int, eps: float, callback=None, *,
 
     Parameters
     ----------
-    data : ndarray of shape (M, N), float64
-        Rows (validated by the caller: finite, contiguous).
+    data : ndarray of shape (M, N)
+        Rows of any real dtype (validated by the caller: finite); kept
+        as float32 relative to their mean.
     weights : ndarray of shape (M,), float64
         Non-negative row weights, not all zero.
     centers : ndarray of shape (k, N)
@@ -835,6 +840,7 @@ def lloyd(data, weights, centers, max_iter: int, eps: float, callback=None, *,
     state : LloydState, optional
         Labels and bounds of the rows against ``centers`` (e.g. spread from
         a run on coarser points); without it every row is searched first.
+        Its arrays are updated in place and become the result's state.
 
     Returns
     -------
@@ -842,31 +848,41 @@ def lloyd(data, weights, centers, max_iter: int, eps: float, callback=None, *,
     """
     m, n = data.shape
     k = centers.shape[0]
-    # Centred data keeps the float32 expansion's rounding small.
+    # Centred data keeps the float32 expansion's rounding small. The rows
+    # are kept as columns (gathers of one coordinate are the cheap ones).
     origin = data.mean(axis=0)
-    points = data - origin
     centers = np.asarray(centers, dtype=np.float64) - origin
-    points_aug_t = np.ascontiguousarray(_augment(points, np.float32).T)
-    points_t = np.ascontiguousarray(points.T)
+    # The float32 rows [x, 1, |x|²] of the search; their first n are also
+    # the coordinates the exact distances and the sums use.
+    points_aug_t = np.empty((n + 2, m), dtype=np.float32)
+    points_aug_t[n] = 1.0
+    points_aug_t[n + 1] = 0.0
+    for j in range(n):
+        np.subtract(data[:, j], origin[j], out=points_aug_t[j], casting="same_kind")
+        points_aug_t[n + 1] += points_aug_t[j] * points_aug_t[j]
+    points_t = points_aug_t[:n]
     # Bound on the search's absolute error in squared distance.
-    scale = float(np.einsum("ij,ij->i", points, points).max()) + float(
-        np.einsum("ij,ij->i", centers, centers).max())
+    scale = float(points_aug_t[n + 1].max()) + float(np.einsum("ij,ij->i", centers, centers).max())
     slack = 64 * np.finfo(np.float32).eps * (scale + 1.0)
     # The packed search rounds distances down by up to this factor.
     unpack = 1.0 + 2.0 ** (max(1, (k - 1).bit_length()) - 22)
 
     def search(rows=None):
         """Full search of ``rows`` (all when None): their new state."""
-        found, cand_sq, rest_sq = _few_nearest(
+        found, first_sq, second_sq, rest_sq = _few_nearest(
             points_aug_t if rows is None else points_aug_t[:, rows], centers)
-        cand_sq = cand_sq.astype(np.float64)
-        second = cand_sq[:, 1] if k > 1 else np.full(found.shape[0], np.inf)
-        return (found.T.astype(np.int32), np.sqrt(cand_sq[:, 0] * unpack + slack),
-                np.sqrt(np.maximum(second - slack, 0.0)),
-                np.sqrt(np.maximum(rest_sq.astype(np.float64) - slack, 0.0)))
+        upper_sq = first_sq.astype(np.float64)
+        upper_sq *= unpack
+        upper_sq += slack
+        return (found, np.sqrt(upper_sq, out=upper_sq), _widen_down(second_sq, slack),
+                _widen_down(rest_sq, slack))
 
     def settle(rows):
         """Relabel ``rows``, whose bounds overlap, and renew their bounds."""
+        for lo in range(0, rows.size, _SETTLE_ROWS):
+            settle_block(rows[lo:lo + _SETTLE_ROWS])
+
+    def settle_block(rows):
         # Exact distances to the remembered centres, one column at a time
         # (gathers of whole rows cost several times more).
         near = candidates[:, rows]
@@ -905,17 +921,15 @@ def lloyd(data, weights, centers, max_iter: int, eps: float, callback=None, *,
     if state is None:
         candidates, upper, lower, rest = search()
     else:
-        candidates, upper = state.candidates.copy(), state.upper.copy()
-        lower, rest = state.lower.copy(), state.rest.copy()
+        candidates, upper, lower, rest = state.candidates, state.upper, state.lower, state.rest
         rows = overlapping()
         if rows.size:
             settle(rows)
     labels = candidates[0].astype(np.intp)
-    weighted = points * weights[:, None]
     counts = np.bincount(labels, weights=weights, minlength=k)
     sums = np.empty((k, n))
     for j in range(n):
-        sums[:, j] = np.bincount(labels, weights=weighted[:, j], minlength=k)
+        sums[:, j] = np.bincount(labels, weights=weights * points_t[j], minlength=k)
     # Counts updated by differences can keep a rounding residue instead of 0.
     empty_below = 1e-9 * float(weights.sum())
     converged = False
@@ -926,7 +940,7 @@ def lloyd(data, weights, centers, max_iter: int, eps: float, callback=None, *,
         new_centers[full] = sums[full] / counts[full, None]
         if not full.all():
             # An empty cluster moves onto the rows farthest from their centres.
-            _relocate_empty(points, weights, upper * upper, new_centers, np.flatnonzero(~full))
+            _relocate_empty(points_t.T, weights, upper * upper, new_centers, np.flatnonzero(~full))
         move = np.sqrt(np.einsum("ij,ij->i", new_centers - centers, new_centers - centers))
         max_move = float(move.max())
         shrink = _local_moves(centers, move, labels, upper, rest)[labels]
@@ -955,12 +969,20 @@ def lloyd(data, weights, centers, max_iter: int, eps: float, callback=None, *,
             counts -= np.bincount(gone, weights=w, minlength=k)
             counts += np.bincount(come, weights=w, minlength=k)
             for j in range(n):
-                column = weighted[changed, j]
+                column = w * points_t[j, changed]
                 sums[:, j] -= np.bincount(gone, weights=column, minlength=k)
                 sums[:, j] += np.bincount(come, weights=column, minlength=k)
             labels[changed] = come
     return LloydResult(centers + origin, n_iter, converged,
                        LloydState(candidates, upper, lower, rest))
+
+
+def _widen_down(sq, slack):
+    """Distances from float32 squared distances, lowered by the search's error."""
+    out = sq.astype(np.float64)
+    out -= slack
+    np.maximum(out, 0.0, out=out)
+    return np.sqrt(out, out=out)
 
 
 def _local_moves(centers, move, labels, upper, rest):

@@ -1,6 +1,6 @@
 """quantize_image: pixels -> histogram -> k-means -> codebook -> labels.
 
-Reads top to bottom like the data flow in DESIGN.md. Imports neither Pillow
+Reads top to bottom like the data flow of docs/design.md. Imports neither Pillow
 nor click: images arrive and leave as numpy arrays.
 """
 
@@ -314,26 +314,29 @@ def apply_codebook(pixels, codebook, *, color_space: str = "srgb") -> QuantizeRe
     return QuantizeResult(codebook, labels, counts, inertia, 0, True, len(hist), options)
 
 
-#: The start of the final stage, per code: k-means++ seeds from the finest
-#: grid cells numbering at most SEED_CELLS_PER_CODE * k, and Lloyd runs to
-#: COARSE_EPS on the finest cells numbering at most COARSE_CELLS_PER_CODE * k.
-#: Both counts follow the spread of the image's colours, not the RGB cube:
-#: an image whose colours fill a small corner of it gets small cells.
+# The start of the last stage (docs/design.md, "The fit"). Cell counts
+# follow the spread of the image's colours, not the extent of the RGB cube.
+
+#: k-means++ seeds from the finest level with at most
+#: max(MIN_SEED_CELLS, SEED_CELLS_PER_CODE * k) cells; while the cells' own
+#: spread is more than SEED_SPREAD of the error the seeds leave, from the
+#: next finer level, down to max(MAX_SEED_CELLS, MAX_SEED_CELLS_PER_CODE * k).
 SEED_CELLS_PER_CODE = 32
 MIN_SEED_CELLS = 8192
-COARSE_CELLS_PER_CODE = 64
-#: The coarse stage's own stopping rule (working-space units scaled as eps)
-#: and its iteration cap; it only prepares the start of the final stage.
-COARSE_FRACTION = 3
-COARSE_EPS = 0.25
-#: Seedings tried on the seed cells: SEEDINGS_BUDGET // k, at most MAX_SEEDINGS.
-SEEDINGS_BUDGET = 256
-MAX_SEEDINGS = 8
-RANKING_STEPS = 8
 SEED_SPREAD = 0.3
 MAX_SEED_CELLS = 16384
 MAX_SEED_CELLS_PER_CODE = 64
+#: SEEDINGS_BUDGET // k seedings (at most MAX_SEEDINGS), ranked after
+#: RANKING_STEPS Lloyd steps on the seed cells.
+SEEDINGS_BUDGET = 256
+MAX_SEEDINGS = 8
+RANKING_STEPS = 8
+#: Lloyd on cells stops at min(eps, COARSE_EPS) or after COARSE_MAX_ITER
+#: iterations; it runs on levels down to a COARSE_FRACTION-th as many cells
+#: as colours.
+COARSE_EPS = 0.25
 COARSE_MAX_ITER = 100
+COARSE_FRACTION = 3
 
 
 class _CellPyramid:
@@ -351,7 +354,7 @@ class _CellPyramid:
         # ``values`` (the colours in a working space, (U, 3) float) are what
         # the cells average; the cells themselves are always sRGB grid cells.
         self._hist = hist
-        self._values = hist.colours.astype(np.float64) if values is None else values
+        self._values = values
         self._weights = hist.counts.astype(np.float64)
         self._levels = {}
 
@@ -364,7 +367,7 @@ class _CellPyramid:
         occupied = np.flatnonzero(dense_w)
         sums = np.empty((occupied.size, 3), dtype=np.float64)
         for j in range(3):
-            sums[:, j] = np.bincount(cell_id, weights=self._weights * self._values[:, j],
+            sums[:, j] = np.bincount(cell_id, weights=self._weights * self._column(j),
                                      minlength=size)[occupied]
         mask = (1 << bits) - 1
         occupied_cells = np.stack([occupied >> (2 * bits), (occupied >> bits) & mask,
@@ -392,6 +395,10 @@ class _CellPyramid:
                 self._levels[shift] = self._merge(cells >> 1, sums, weights)
         return self._levels[shift]
 
+    def _column(self, j: int) -> np.ndarray:
+        """Channel ``j`` of the colours (their values in the working space)."""
+        return self._hist.colours[:, j] if self._values is None else self._values[:, j]
+
     def size(self, shift: int) -> int:
         """Occupied cells of side ``2**shift``."""
         return len(self._hist) if shift == 0 else self._raw(shift)[2].size
@@ -399,13 +406,19 @@ class _CellPyramid:
     def level(self, shift: int):
         """(means, weights) of the occupied cells of side ``2**shift``."""
         if shift == 0:
+            if self._values is None:
+                return self._hist.colours.astype(np.float64), self._weights
             return self._values, self._weights
         _, sums, weights = self._raw(shift)
         return sums / weights[:, None], weights
 
     def total_sq(self) -> float:
         """Count-weighted sum of the squared norms of the colours (their values)."""
-        return float(self._weights @ np.einsum("ij,ij->i", self._values, self._values))
+        total = 0.0
+        for j in range(3):
+            column = self._column(j).astype(np.float64)
+            total += float(self._weights @ (column * column))
+        return total
 
     def spread(self, shift: int, total_sq: float) -> float:
         """Count-weighted sum of squared distances from the colours to their cells' means."""
@@ -416,14 +429,27 @@ class _CellPyramid:
 
     def parents(self, fine: int, coarse: int):
         """For each cell of level ``fine``: its cell at level ``coarse`` and their means' distance."""
-        cells = self._hist.colours if fine == 0 else self._raw(fine)[0]
-        shifted = cells.astype(np.intp) >> (coarse - fine)
+        step = coarse - fine
+        if fine == 0:
+            # The packed r<<16 | g<<8 | b keys, each channel shifted at once.
+            mask = (0xFF >> step) * 0x010101
+            fine_keys = (self._hist.keys.astype(np.intp) >> step) & mask
+        else:
+            cells = self._raw(fine)[0] >> step
+            fine_keys = (cells[:, 0] << 16) | (cells[:, 1] << 8) | cells[:, 2]
         coarse_cells = self._raw(coarse)[0]
         # Both levels' cells are in ascending (r, g, b) order.
         keys = (coarse_cells[:, 0] << 16) | (coarse_cells[:, 1] << 8) | coarse_cells[:, 2]
-        index = np.searchsorted(keys, (shifted[:, 0] << 16) | (shifted[:, 1] << 8) | shifted[:, 2])
-        offset = self.level(fine)[0] - self.level(coarse)[0][index]
-        return index, np.sqrt(np.einsum("ij,ij->i", offset, offset))
+        index = np.searchsorted(keys, fine_keys)
+        coarse_means = self.level(coarse)[0]
+        fine_means = None if fine == 0 else self.level(fine)[0]
+        radius = np.zeros(index.size)
+        for j in range(3):
+            column = self._column(j) if fine == 0 else fine_means[:, j]
+            offset = column - coarse_means[index, j]
+            offset *= offset
+            radius += offset
+        return index, np.sqrt(radius, out=radius)
 
     def finest_within(self, target: int) -> int:
         """The smallest shift whose occupied cells number at most ``target``."""
@@ -441,17 +467,17 @@ def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback, met
                   color_space="srgb", working=None):
     """Weighted k-means on the histogram: a cheap start, then Lloyd on every colour.
 
-    The final stage is Lloyd's iterations on every distinct colour weighted
+    The last stage is Lloyd's iterations on every distinct colour weighted
     by its pixel count (:func:`quantize.kmeans.lloyd`); ``max_iter`` and
     ``eps`` govern it, and ``converged`` says whether it met ``eps``. Its
     start comes from grid cells whose size follows the colours' spread
-    (see docs/design.md, "The fit"): k-means++ seeds on the cells of the
-    finest level with at most SEED_CELLS_PER_CODE * k cells, then Lloyd to
-    COARSE_EPS on the finest level with at most COARSE_CELLS_PER_CODE * k.
-    A given ``init`` starts the final stage as it is. Each attempt runs
-    both stages; the lowest inertia wins (the first on ties).
-    ``callback`` sees the final stage's iterations of every attempt, each
-    numbered from 1.
+    (docs/design.md, "The fit"): k-means++ seeds on the level
+    :func:`_seed_level` picks, the best of a few seedings
+    (:func:`_best_seeding`), then Lloyd on that level and on finer ones,
+    each handing its labels and bounds to the next. A given ``init`` starts
+    the last stage as it is. Each attempt runs all of it; the lowest
+    inertia wins (the first on ties). ``callback`` sees the last stage's
+    iterations of every attempt, each numbered from 1.
 
     With a working colour space, ``working`` holds the histogram's colours
     in it; the cells (still sRGB grid cells) average those values, and the
@@ -462,7 +488,7 @@ def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback, met
     rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
     scale = 1.0 if working is None else _cs.eps_scale(color_space)
     if working is None:
-        colours = hist.colours.astype(np.float64)
+        colours = hist.colours  # uint8: the last stage keeps its own float32 copy
     else:
         colours = working
         if not isinstance(init, str):
@@ -470,7 +496,7 @@ def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback, met
     weights = hist.counts.astype(np.float64)
     if metric != "euclidean":
         # Other metrics run the core's own loop on every distinct colour.
-        fit = _kmeans.cluster(colours, k, weights=weights, init=init, max_iter=max_iter,
+        fit = _kmeans.cluster(colours.astype(np.float64), k, weights=weights, init=init, max_iter=max_iter,
                               eps=eps * scale, attempts=attempts, seed=rng, callback=callback,
                               metric=metric)
         return _cs.from_working(fit.centers, color_space), fit.n_iter, fit.converged
@@ -491,7 +517,7 @@ def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback, met
             start = first_seeds if attempt == 0 else init_fn(seed_points, seed_weights, k, rng)
             if start is None:
                 # Fewer distinct seed cells than k: seed from the colours.
-                start = init_fn(colours, weights, k, rng)
+                start = init_fn(pyramid.level(0)[0], weights, k, rng)
             # Lloyd on each level down to cells a third as many as the
             # colours: each level starts the next one close to its answer,
             # with bounds that spare most of the next level's search. On
@@ -518,13 +544,15 @@ def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback, met
             start, state = np.asarray(init, dtype=np.float64), None
         fit = _kmeans.lloyd(colours, weights, start, max_iter, eps * scale, callback, state=state)
         # One attempt needs no inertia; of several, the first lowest wins.
-        inertia = _coarse_inertia(colours, weights, fit.centers) if n_attempts > 1 else 0.0
+        inertia = (_coarse_inertia(colours.astype(np.float64), weights, fit.centers)
+                   if n_attempts > 1 else 0.0)
         if best is None or inertia < best_inertia:
             best, best_inertia = fit, inertia
-    centers = best.centers
+    centers, n_iter, converged = best.centers, best.n_iter, best.converged
+    del best, fit, state  # the rows' bounds: large for a photo with millions of colours
     if working is not None:
         centers = _cs.from_working(centers, color_space)
-    return centers, best.n_iter, best.converged
+    return centers, n_iter, converged
 
 
 def _seed_level(pyramid, k, init_fn, rng):

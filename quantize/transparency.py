@@ -30,6 +30,8 @@ PNG then stops at the last of them); see
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import colorspace as _cs
@@ -45,6 +47,10 @@ TRANSPARENT = (0, 0, 0, 0)
 #: cells (or on every colour of a small image), then on cells half as large.
 GROUP_STEPS = 5
 REFINE_STEPS = 2
+#: The start's own stopping rule (0-255 units) and iteration cap: the last
+#: stage, on every colour, is the one max_iter and eps govern.
+START_EPS = 0.25
+START_MAX_ITER = 100
 #: Grid cells aimed at per code for the coarse RGBA pass, and the least.
 BINS_PER_CODE = 32
 MIN_BINS = 4096
@@ -337,6 +343,8 @@ def _fit_rgba(visible_pixels, k, *, init, max_iter, eps, attempts, seed, callbac
     k = max(int(k), present.size)
     points = _features(colours4, color_space)
     eps_w = eps * _cs.eps_scale(color_space)
+    # The start runs to its own criterion, never looser than the last stage's.
+    start_eps = min(eps, START_EPS) * _cs.eps_scale(color_space)
 
     n_iter, converged = 0, True
     if unique.size <= k:
@@ -352,22 +360,21 @@ def _fit_rgba(visible_pixels, k, *, init, max_iter, eps, attempts, seed, callbac
         if unique.size > 2 * target and metric == "euclidean":
             levels = _cell_levels(colours4, groups, points, weights, target)
             means, cw, cgroups = levels[0]
-            fit = _kmeans.cluster(means, k, weights=cw, init=start, max_iter=max_iter, eps=eps_w,
-                                  attempts=attempts, seed=rng, callback=callback)
-            centres, centre_groups, steps = _group_steps(means, cw, cgroups, fit.centers, eps_w,
-                                                         GROUP_STEPS)
-            n_iter, converged = fit.n_iter + steps, fit.converged
+            fit = _kmeans.cluster(means, k, weights=cw, init=start, max_iter=START_MAX_ITER,
+                                  eps=start_eps, attempts=attempts, seed=rng)
+            centres, centre_groups, _, _ = _group_steps(means, cw, cgroups, fit.centers, eps_w,
+                                                        GROUP_STEPS)
             for means, cw, cgroups in levels[1:]:
-                centres, centre_groups, steps = _group_steps(
+                centres, centre_groups, _, _ = _group_steps(
                     means, cw, cgroups, centres, eps_w, REFINE_STEPS, centre_groups)
-                n_iter += steps
         else:
-            fit = _kmeans.cluster(points, k, weights=weights, init=start, max_iter=max_iter,
-                                  eps=eps_w, attempts=attempts, seed=rng, callback=callback,
-                                  metric=metric)
-            centres, centre_groups, steps = _group_steps(points, weights, groups, fit.centers,
-                                                         eps_w, GROUP_STEPS)
-            n_iter, converged = fit.n_iter + steps, fit.converged
+            fit = _kmeans.cluster(points, k, weights=weights, init=start, max_iter=START_MAX_ITER,
+                                  eps=start_eps, attempts=attempts, seed=rng, metric=metric)
+            centres, centre_groups = fit.centers, None
+        # The last stage, as for RGB images: grouped Lloyd on every distinct
+        # colour, governed by max_iter and eps (see docs/design.md).
+        centres, centre_groups, n_iter, converged = _group_steps(
+            points, weights, groups, centres, eps_w, max_iter, centre_groups, callback)
 
     codebook = _from_features(centres, centre_groups == 0, color_space)
     codebook, first = np.unique(codebook, axis=0, return_index=True)
@@ -409,13 +416,16 @@ def _centre_groups(points, weights, groups, centres, labels=None) -> np.ndarray:
     return centre_groups
 
 
-def _group_steps(points, weights, groups, centres, eps, steps, centre_groups=None):
+def _group_steps(points, weights, groups, centres, eps, steps, centre_groups=None,
+                 callback=None):
     """Lloyd steps in which each point may only join a centre of its own group.
 
     ``centre_groups`` None: each centre first joins the group most of its
     points come from (:func:`_centre_groups`), and a centre that changed
     sides without points of its new group starts from that group's heaviest
-    point. Returns (centres, centre_groups, steps run).
+    point. At most ``steps`` steps; stops once no centre moved more than
+    ``eps``. ``callback(step, max_shift)`` after each. Returns (centres,
+    centre_groups, steps run, whether eps was met).
     """
     centres = centres.copy()
     if centre_groups is None:
@@ -440,9 +450,11 @@ def _group_steps(points, weights, groups, centres, eps, steps, centre_groups=Non
             new[full, j] = sums[full] / cw[full]
         shift = float(np.max(np.einsum("ij,ij->i", new - centres, new - centres)))
         centres = new
+        if callback is not None:
+            callback(n, math.sqrt(shift))
         if shift <= eps * eps:
-            break
-    return centres, centre_groups, n
+            return centres, centre_groups, n, True
+    return centres, centre_groups, n, False
 
 
 def apply_rgba(pixels, codebook, *, color_space="srgb"):
