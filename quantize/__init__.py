@@ -14,28 +14,36 @@ Examples
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "cluster": "kmeans",
-    "assign": "kmeans",
-    "KMeansResult": "kmeans",
-    "quantize_image": "pipeline",
-    "QuantizeResult": "pipeline",
-    "colour_histogram": "histogram",
-    "pixel_keys": "histogram",
+    "cluster": "core.kmeans",
+    "assign": "core.kmeans",
+    "KMeansResult": "core.kmeans",
+    "quantize_image": "image.pipeline",
+    "QuantizeResult": "image.pipeline",
+    "colour_histogram": "core.histogram",
+    "pixel_keys": "core.histogram",
     "QuantizeError": "errors",
     "QuantizeWarning": "errors",
-    "KMeans": "estimator",
-    "cv_kmeans": "cv",
-    "TERM_CRITERIA_COUNT": "cv",
-    "TERM_CRITERIA_MAX_ITER": "cv",
-    "TERM_CRITERIA_EPS": "cv",
-    "KMEANS_RANDOM_CENTERS": "cv",
-    "KMEANS_PP_CENTERS": "cv",
-    "KMEANS_USE_INITIAL_LABELS": "cv",
+    "KMeans": "compat.estimator",
+    "cv_kmeans": "compat.cv",
+    "TERM_CRITERIA_COUNT": "compat.cv",
+    "TERM_CRITERIA_MAX_ITER": "compat.cv",
+    "TERM_CRITERIA_EPS": "compat.cv",
+    "KMEANS_RANDOM_CENTERS": "compat.cv",
+    "KMEANS_PP_CENTERS": "compat.cv",
+    "KMEANS_USE_INITIAL_LABELS": "compat.cv",
 }
 
-#: Submodules reachable as attributes (``quantize.vq.kmeans2``) without an
-#: explicit import; loaded on first use.
-_SUBMODULES = ("vq", "metrics", "colorspace", "dither", "transparency")
+#: Modules reachable as attributes (``quantize.vq.kmeans2``) without an
+#: explicit import; loaded on first use. The layers behind them are
+#: described in docs/design.md.
+_SUBMODULES = {
+    "vq": "compat.vq",
+    "kmeans": "core.kmeans",
+    "metrics": "core.metrics",
+    "colorspace": "core.colorspace",
+    "dither": "image.dither",
+    "transparency": "image.transparency",
+}
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
@@ -49,7 +57,7 @@ def __getattr__(name):
     if name in _SUBMODULES:
         import importlib
 
-        return importlib.import_module(f".{name}", __name__)
+        return importlib.import_module(f".{_SUBMODULES[name]}", __name__)
     raise AttributeError(f"module 'quantize' has no attribute {name!r}")
 
 

@@ -18,8 +18,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from quantize import batch as batchlib
-from quantize.cli import cli
+from quantize.run import batch as batchlib
+from quantize.cli.commands import cli
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 REPORT_FIELDS = {"input", "output", "status", "k", "inertia", "mse", "seconds", "error"}
@@ -466,7 +466,8 @@ def test_workers_do_not_inherit_a_dead_thread_pool(tmp_path):
 import os
 os.environ["QUANTIZE_THREADS"] = "2"
 import numpy as np
-from quantize import batch, kmeans
+from quantize.core import kmeans
+from quantize.run import batch
 kmeans.cluster(np.random.default_rng(0).random((200_000, 3)), 16, max_iter=2, seed=0)
 settings = batch.BatchSettings(k=32)
 items = batch.plan_batch([{str(tmp_path / "src")!r}], {str(tmp_path / "out")!r}, settings)
@@ -478,7 +479,7 @@ print(batch.run_batch(items, settings, {str(tmp_path / "out")!r}, jobs=2).descri
 
 
 def test_batch_module_imports_neither_click_nor_tqdm():
-    code = ("import sys, quantize.batch; "
+    code = ("import sys, quantize.run.batch; "
             "print(sorted(m for m in ('click', 'tqdm', 'numpy', 'PIL') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

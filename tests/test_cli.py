@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import quantize.pipeline
+import quantize.image.pipeline
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -236,7 +236,7 @@ def test_interrupt_exits_130_and_leaves_nothing(run, blobs_png, out_dir, monkeyp
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(quantize.pipeline, "quantize_image", interrupted)
+    monkeypatch.setattr(quantize.image.pipeline, "quantize_image", interrupted)
     r = run("image", blobs_png, "-o", out_dir / "o.png")
     assert r.exit_code == 130
     assert "interrupted" in r.stderr
@@ -247,7 +247,7 @@ def test_internal_error_exits_70_without_traceback(run, blobs_png, out_dir, monk
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(quantize.pipeline, "quantize_image", broken)
+    monkeypatch.setattr(quantize.image.pipeline, "quantize_image", broken)
     r = run("image", blobs_png, "-o", out_dir / "o.png")
     assert r.exit_code == 70
     assert "internal error" in r.stderr and "boom" in r.stderr
@@ -492,7 +492,7 @@ def test_help_imports_neither_numpy_nor_pillow():
     assert p.stderr.strip().splitlines()[-1] == "False False"
 
 
-@pytest.mark.parametrize("module", ["quantize.kmeans", "quantize.pipeline", "quantize.histogram"])
+@pytest.mark.parametrize("module", ["quantize.core.kmeans", "quantize.image.pipeline", "quantize.core.histogram"])
 def test_core_imports_no_pil_click_or_tqdm(module):
     code = (
         f"import sys, {module}\n"

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
-from quantize.codebook import (
+from quantize.io.codebook import (
     CODEBOOK_FORMATS,
     codebook_format,
     encode_codebook,
@@ -325,7 +325,7 @@ def test_swatch_shows_every_code_colour(run, small_png, out_dir):
 
 
 def test_swatch_widths_follow_the_counts():
-    from quantize.plot import render_swatch
+    from quantize.io.plot import render_swatch
 
     book = np.array([[255, 0, 0], [0, 0, 255]], dtype=np.uint8)
     with Image.open(io.BytesIO(render_swatch(book, [3, 1]))) as im:

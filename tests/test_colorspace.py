@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from conftest import load_rgb_array
-from quantize import colorspace as cs
-from quantize.cli import cli
-from quantize.pipeline import apply_codebook, quantize_image
+from quantize.core import colorspace as cs
+from quantize.cli.commands import cli
+from quantize.image.pipeline import apply_codebook, quantize_image
 
 # --------------------------------------------------------------------------
 # Published reference values

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import quantize
-import quantize.cv as qcv
+import quantize.compat.cv as qcv
 from quantize import (KMEANS_PP_CENTERS, KMEANS_RANDOM_CENTERS, KMEANS_USE_INITIAL_LABELS,
                       TERM_CRITERIA_EPS, TERM_CRITERIA_MAX_ITER, cv_kmeans)
 

@@ -25,9 +25,9 @@ import numpy as np  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from quantize import batch as batchlib  # noqa: E402
-from quantize import distributed as qdist  # noqa: E402
-from quantize.cli import cli  # noqa: E402
+from quantize.run import batch as batchlib  # noqa: E402
+from quantize.run import distributed as qdist  # noqa: E402
+from quantize.cli.commands import cli  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -263,7 +263,7 @@ def test_without_dask_the_option_is_a_usage_error_naming_the_extra(src, tmp_path
 
 
 def test_help_and_the_cli_import_no_dask():
-    code = ("import sys, quantize.cli, quantize.batch, quantize.distributed\n"
+    code = ("import sys, quantize.cli, quantize.run.batch, quantize.run.distributed\n"
             "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

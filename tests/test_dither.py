@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from quantize import dither
-from quantize.cli import cli
-from quantize.imageio import floyd_steinberg_pillow
-from quantize.pipeline import apply_codebook, quantize_image
+from quantize.image import dither
+from quantize.cli.commands import cli
+from quantize.io.imageio import floyd_steinberg_pillow
+from quantize.image.pipeline import apply_codebook, quantize_image
 
 IMPLEMENTATIONS = {
     "ordered": dither.ordered,
@@ -197,8 +197,8 @@ def test_new_modules_import_no_pil_click_or_tqdm():
     import subprocess
     import sys
 
-    code = ("import sys, quantize.dither, quantize.colorspace, quantize.transparency, "
-            "quantize.pipeline\n"
+    code = ("import sys, quantize.image.dither, quantize.core.colorspace, quantize.image.transparency, "
+            "quantize.image.pipeline\n"
             "print(sorted(m for m in ('PIL', 'click', 'tqdm') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

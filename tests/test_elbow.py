@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import quantize.elbow as elbow_mod
-from quantize.elbow import knee, parse_k_spec, sweep
-from quantize.histogram import colour_histogram, pixel_keys
-from quantize.pipeline import HistogramFit, fit_histogram, quantize_image
+import quantize.image.elbow as elbow_mod
+from quantize.image.elbow import knee, parse_k_spec, sweep
+from quantize.core.histogram import colour_histogram, pixel_keys
+from quantize.image.pipeline import HistogramFit, fit_histogram, quantize_image
 
 PHOTOS = ["chelsea.png", "coffee.png", "china.jpg", "flower.jpg", "astronaut.png"]
 
@@ -164,11 +164,11 @@ def small_png(write_png, chelsea_small):
 
 
 def test_elbow_builds_the_histogram_once(run, small_png, monkeypatch):
-    import quantize.histogram
-    import quantize.imageio
+    import quantize.core.histogram
+    import quantize.io.imageio
 
     calls = {"hist": 0, "load": 0}
-    real_hist, real_load = quantize.histogram.colour_histogram, quantize.imageio.load_rgb
+    real_hist, real_load = quantize.core.histogram.colour_histogram, quantize.io.imageio.load_rgb
 
     def counting_hist(*a, **kw):
         calls["hist"] += 1
@@ -178,8 +178,8 @@ def test_elbow_builds_the_histogram_once(run, small_png, monkeypatch):
         calls["load"] += 1
         return real_load(*a, **kw)
 
-    monkeypatch.setattr(quantize.histogram, "colour_histogram", counting_hist)
-    monkeypatch.setattr(quantize.imageio, "load_rgb", counting_load)
+    monkeypatch.setattr(quantize.core.histogram, "colour_histogram", counting_hist)
+    monkeypatch.setattr(quantize.io.imageio, "load_rgb", counting_load)
     r = run("elbow", small_png, "--k", "2..12", "--json")
     assert r.exit_code == 0, r.output
     assert calls == {"hist": 1, "load": 1}
@@ -247,7 +247,7 @@ def test_elbow_plot_errors(run, small_png, out_dir):
 
 
 def test_render_elbow_edge_cases():
-    from quantize.plot import render_elbow
+    from quantize.io.plot import render_elbow
 
     for ks, values, suggested in (([5], [3.0], None), ([2, 3], [0.0, 0.0], None),
                                   ([2, 4, 8], [100.0, 10.0, 1.0], 4)):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from quantize import KMeans, QuantizeWarning
-from quantize.estimator import NotFittedError
+from quantize.compat.estimator import NotFittedError
 
 
 def sklearn_kmeans():

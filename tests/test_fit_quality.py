@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root
 
 from benchmarks import corpus  # noqa: E402
 from quantize import kmeans, quantize_image  # noqa: E402
-from quantize.histogram import colour_histogram, pixel_keys  # noqa: E402
-from quantize.pipeline import nearest_codes  # noqa: E402
+from quantize.core.histogram import colour_histogram, pixel_keys  # noqa: E402
+from quantize.image.pipeline import nearest_codes  # noqa: E402
 
 #: One small image of each generated class, and k values that make each fit
 #: a real clustering (the image has many more colours than k).

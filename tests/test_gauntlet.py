@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageFile
 
-import quantize.imageio
+import quantize.io.imageio
 from quantize.errors import BadImageError
-from quantize.imageio import DEFAULT_MAX_PIXELS, READ_FORMATS, load_rgb
+from quantize.io.imageio import DEFAULT_MAX_PIXELS, READ_FORMATS, load_rgb
 
 from hostile import (assert_clean_failure, assert_success, bmp_with_header, encode, few_colours,
                      gif_with_header, invoke, listing, png_with_header, ppm_with_header, psd_file,
@@ -274,8 +274,8 @@ def test_damaged_input_leaves_existing_targets_untouched(src, out):
 
 def test_nothing_is_written_before_the_image_is_decoded(src, out, monkeypatch):
     calls = []
-    real_write_all = quantize.imageio.write_all
-    monkeypatch.setattr(quantize.imageio, "write_all",
+    real_write_all = quantize.io.imageio.write_all
+    monkeypatch.setattr(quantize.io.imageio, "write_all",
                         lambda outputs: calls.append(outputs) or real_write_all(outputs))
     path = src / "cut.jpg"
     path.write_bytes(_sample_bytes("JPEG")[:-200])
@@ -339,7 +339,7 @@ def test_max_pixels_is_checked_against_the_header(src, out):
 
 
 def test_max_pixels_default_is_256_mebipixels_and_restores_pillow(src):
-    from quantize.cli import MAX_PIXELS_DEFAULT
+    from quantize.cli.commands import MAX_PIXELS_DEFAULT
 
     assert DEFAULT_MAX_PIXELS == MAX_PIXELS_DEFAULT == 16384 * 16384
     before = Image.MAX_IMAGE_PIXELS
@@ -497,7 +497,7 @@ def test_pa_mode_is_normalised():
     # Pillow writes no file format with PA, so test the mode conversion itself.
     p_im, p_rgb = _palette_image()
     pa = p_im.convert("PA")
-    normal = quantize.imageio._normalise(pa, None, "pa")
+    normal = quantize.io.imageio._normalise(pa, None, "pa")
     assert normal.mode == "RGBA"
     np.testing.assert_array_equal(np.asarray(normal.convert("RGB")), p_rgb)
 
@@ -626,7 +626,7 @@ def test_srgb_profile_keeps_exact_values(src, out):
 
 
 def test_icc_profile_without_imagecms_is_a_warning(src, out, monkeypatch):
-    monkeypatch.setattr(quantize.imageio, "_imagecms", lambda: None)
+    monkeypatch.setattr(quantize.io.imageio, "_imagecms", lambda: None)
     path = src / "swapped.png"
     Image.new("RGB", (8, 8), (255, 0, 0)).save(path, icc_profile=swapped_srgb_profile())
     r = invoke("image", path, "-o", out / "o.png", "-k", "2")
@@ -795,8 +795,8 @@ def test_device_and_fifo_outputs_are_written_in_place(small_png, out):
     # on /dev/null without writing to it.
     import threading
 
-    assert quantize.imageio._output_target("/dev/null") == ("stream", "/dev/null")
-    assert quantize.imageio._output_target(str(out / "new.png")) == ("file", str(out / "new.png"))
+    assert quantize.io.imageio._output_target("/dev/null") == ("stream", "/dev/null")
+    assert quantize.io.imageio._output_target(str(out / "new.png")) == ("file", str(out / "new.png"))
     fifo = out / "pipe.png"
     os.mkfifo(fifo)
     received = []
@@ -852,7 +852,7 @@ def _failing_fdopen(monkeypatch, *, fail_on=1, exception=None):
             return Interrupting(f, 0)
         return _FullDisk(f, 100)
 
-    monkeypatch.setattr(quantize.imageio.os, "fdopen", fdopen)
+    monkeypatch.setattr(quantize.io.imageio.os, "fdopen", fdopen)
 
 
 @pytest.mark.parametrize("fail_on", [1, 2], ids=["image", "codebook"])
@@ -909,7 +909,7 @@ def test_interrupt_during_write_exits_130_and_leaves_nothing(small_png, out, mon
 
 SLOW_WRITE = """
 import os, sys, time
-import quantize.imageio as io_
+import quantize.io.imageio as io_
 ready = sys.argv[1]
 real = os.fsync
 def slow_fsync(fd):
@@ -1006,7 +1006,7 @@ def test_awkward_names_are_quoted_in_one_line_messages(src, out, name):
 
 
 def test_same_seed_same_bytes_across_processes_and_thread_counts(tmp_path):
-    import quantize.kmeans
+    import quantize.core.search
 
     rng = np.random.default_rng(11)
     pixels = rng.integers(0, 256, size=(128, 256, 3), dtype=np.uint8)
@@ -1014,7 +1014,7 @@ def test_same_seed_same_bytes_across_processes_and_thread_counts(tmp_path):
     # The last search runs on every distinct colour: large enough to be split
     # across QUANTIZE_THREADS threads.
     distinct = len(np.unique(pixels.reshape(-1, 3), axis=0))
-    assert distinct * k >= quantize.kmeans._PARALLEL_MIN_PAIRS
+    assert distinct * k >= quantize.core.search._PARALLEL_MIN_PAIRS
     path = tmp_path / "noise.png"
     Image.fromarray(pixels).save(path)
     outputs = []
@@ -1049,7 +1049,7 @@ def test_same_seed_same_bytes_in_process(src, out, mode, ext):
 
 
 def needs(*commands):
-    from quantize.cli import cli
+    from quantize.cli.commands import cli
 
     return pytest.mark.skipif(not set(commands) <= set(cli.commands),
                               reason=f"needs the {', '.join(commands)} command(s)")
@@ -1060,7 +1060,7 @@ def test_unreadable_file_mapping_without_root(small_png, out, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(quantize.imageio, "open", denied, raising=False)
+    monkeypatch.setattr(quantize.io.imageio, "open", denied, raising=False)
     r = run_image(small_png, out)
     assert_clean_failure(r, 66, "small.png", folder=out)
     assert "permission denied" in r.stderr

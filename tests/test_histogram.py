@@ -1,11 +1,11 @@
-"""Unique colours, counts and lookup-table labelling: quantize.histogram."""
+"""Unique colours, counts and lookup-table labelling: quantize.core.histogram."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from quantize.histogram import colour_histogram, keys_to_colours, lookup_labels, pixel_keys
+from quantize.core.histogram import colour_histogram, keys_to_colours, lookup_labels, pixel_keys
 
 
 def random_image(height=40, width=30, n_colours=50, seed=0):

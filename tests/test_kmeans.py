@@ -1,4 +1,4 @@
-"""The weighted k-means core: quantize.kmeans.cluster and assign."""
+"""The weighted k-means core: quantize.core.kmeans.cluster and assign."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from quantize.errors import QuantizeWarning
-from quantize.kmeans import assign, cluster
+from quantize.core.kmeans import assign, cluster
 
 
 def brute_sq_dist(data, centers):

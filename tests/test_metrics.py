@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from quantize import KMeans, QuantizeWarning
-from quantize.cli import cli
-from quantize.kmeans import cluster
-from quantize.metrics import (METRICS, _weighted_medians, check_metric, nearest,
+from quantize.cli.commands import cli
+from quantize.core.kmeans import cluster
+from quantize.core.metrics import (METRICS, _weighted_medians, check_metric, nearest,
                               pairwise_distances)
-from quantize.pipeline import quantize_image
+from quantize.image.pipeline import quantize_image
 
 
 def blobs(seed=0, n=40, offset=20.0):

@@ -1,4 +1,4 @@
-"""quantize.pipeline.quantize_image: histogram -> weighted k-means -> codebook."""
+"""quantize.image.pipeline.quantize_image: histogram -> weighted k-means -> codebook."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from conftest import load_rgb_array
-from quantize.histogram import colour_histogram, pixel_keys
-from quantize.kmeans import cluster
-from quantize.pipeline import nearest_codes, psnr_from_mse, quantize_image
+from quantize.core.histogram import colour_histogram, pixel_keys
+from quantize.core.kmeans import cluster
+from quantize.image.pipeline import nearest_codes, psnr_from_mse, quantize_image
 
 
 def check_result(pixels, result, k):
@@ -265,7 +265,7 @@ def test_nearest_codes_is_exact_with_ties_to_lowest_index(k):
 
 
 def test_packed_search_falls_back_when_distances_are_too_large_to_pack():
-    import quantize.kmeans as km
+    import quantize.core.search as km
 
     # Integer data mostly far from every centre: squared distances up to
     # ~3e6 (still exact in float32) but beyond what 24-bit float32 keys
@@ -286,7 +286,7 @@ def test_packed_search_falls_back_when_distances_are_too_large_to_pack():
 
 
 def test_packed_search_separates_distances_one_apart_beyond_the_packing_limit():
-    import quantize.kmeans as km
+    import quantize.core.search as km
 
     # From the origin: centre 0 at 800² + 1 = 640001, centre 1 at 800² =
     # 640000. Packed with 6 index bits those two keys are equal, so only the
@@ -303,7 +303,7 @@ def test_packed_search_separates_distances_one_apart_beyond_the_packing_limit():
 
 
 def test_packed_and_argmin_searches_agree_on_float_data():
-    import quantize.kmeans as km
+    import quantize.core.search as km
 
     rng = np.random.default_rng(9)
     data = rng.random((20000, 3)) * 255
@@ -321,13 +321,13 @@ def test_packed_and_argmin_searches_agree_on_float_data():
 
 
 def test_coarse_start_still_labels_every_colour_with_its_nearest_code():
-    from quantize import pipeline
+    from quantize.image import fit
 
     rng = np.random.default_rng(2)
     pixels = rng.integers(0, 256, size=(160, 160, 3), dtype=np.uint8)
     k = 16
     hist_size = len(np.unique(pixels.reshape(-1, 3), axis=0))
-    assert hist_size > pipeline.SEED_CELLS_PER_CODE * k  # seeds from coarser cells
+    assert hist_size > fit.SEED_CELLS_PER_CODE * k  # seeds from coarser cells
     result = quantize_image(pixels, k)
     _, sq = _brute_codes(pixels.reshape(-1, 3), result.codebook)
     flat = pixels.reshape(-1, 3).astype(np.int64)
@@ -346,10 +346,10 @@ def test_coarse_start_still_labels_every_colour_with_its_nearest_code():
     ({"init": "nope"}, "init"),
 ])
 def test_options_are_checked_on_the_coarse_to_fine_path_too(kwargs, match):
-    from quantize import pipeline
+    from quantize.image import fit
 
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, size=(200, 200, 3), dtype=np.uint8)
-    assert len(colour_histogram(pixel_keys(pixels))) > pipeline.SEED_CELLS_PER_CODE * 8
+    assert len(colour_histogram(pixel_keys(pixels))) > fit.SEED_CELLS_PER_CODE * 8
     with pytest.raises(ValueError, match=match):
         quantize_image(pixels, 8, **kwargs)

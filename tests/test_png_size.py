@@ -13,10 +13,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from conftest import load_rgb_array
-from quantize import colorspace as cs
-from quantize.cli import cli
-from quantize.imageio import encode_palette_png, png_bit_depth
-from quantize.pipeline import order_codes, quantize_image
+from quantize.core import colorspace as cs
+from quantize.cli.commands import cli
+from quantize.io.imageio import encode_palette_png, png_bit_depth
+from quantize.image.pipeline import order_codes, quantize_image
 
 
 def chunks(data: bytes) -> list:

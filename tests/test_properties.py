@@ -17,9 +17,9 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from quantize.errors import QuantizeWarning
-from quantize.imageio import encode_palette_png, encode_rgb, load_rgb
-from quantize.kmeans import cluster
-from quantize.pipeline import quantize_image
+from quantize.io.imageio import encode_palette_png, encode_rgb, load_rgb
+from quantize.core.kmeans import cluster
+from quantize.image.pipeline import quantize_image
 
 from hostile import invoke
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import quantize.quality as quality_mod
+import quantize.image.quality as quality_mod
 from quantize.errors import QualityError
-from quantize.histogram import colour_histogram, pixel_keys
-from quantize.pipeline import fit_histogram, quantize_image
-from quantize.quality import QualityTarget, quantize_to_target, search_k
+from quantize.core.histogram import colour_histogram, pixel_keys
+from quantize.image.pipeline import fit_histogram, quantize_image
+from quantize.image.quality import QualityTarget, quantize_to_target, search_k
 
 
 @pytest.fixture

@@ -356,7 +356,7 @@ def test_kmeans2_inits_are_seeded_and_find_the_blobs(minit):
 
 
 def test_kmeans2_random_init_has_the_data_mean_and_covariance():
-    from quantize.vq import _init_gaussian
+    from quantize.compat.vq import _init_gaussian
 
     data = blobs(seed=6)
     draws = _init_gaussian(data, 20000, np.random.default_rng(0))

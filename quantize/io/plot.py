@@ -1,9 +1,9 @@
 """Pictures of numbers: the elbow plot and the palette swatch, drawn with Pillow.
 
-The second module that imports Pillow (after :mod:`quantize.imageio`, which
+The second module that imports Pillow (after :mod:`quantize.io.imageio`, which
 loads and saves images): it only draws, with ``PIL.ImageDraw`` and Pillow's
 default font, and returns PNG bytes for the caller to write atomically. No
-matplotlib. The numbers come from :mod:`quantize.elbow` and the pipeline;
+matplotlib. The numbers come from :mod:`quantize.image.elbow` and the pipeline;
 nothing here computes them.
 """
 

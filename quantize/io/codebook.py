@@ -4,7 +4,7 @@ Formats by extension (:data:`CODEBOOK_FORMATS`): ``.json`` (the schema
 below), ``.gpl`` (GIMP palette), ``.act`` (Adobe Color Table), ``.csv``,
 ``.txt`` (one ``#rrggbb`` a line) and ``.npy``. This module turns codebooks
 into bytes and bytes into codebooks; the caller writes them atomically
-(:func:`quantize.imageio.write_bytes`). It imports neither Pillow nor click.
+(:func:`quantize.io.imageio.write_bytes`). It imports neither Pillow nor click.
 
 Schema (version 1), documented in the README::
 
@@ -37,7 +37,7 @@ from typing import Optional
 
 import numpy as np
 
-from .errors import BadImageError, InputMissingError
+from ..errors import BadImageError, InputMissingError
 
 __all__ = ["codebook_to_dict", "dumps_codebook", "loads_codebook", "SCHEMA_VERSION",
            "CODEBOOK_FORMATS", "CodebookFile", "codebook_format", "encode_codebook",

@@ -2,9 +2,9 @@
 
 Code written for OpenCV runs after renaming the call::
 
-    from quantize.cv import (cv_kmeans, TERM_CRITERIA_EPS, TERM_CRITERIA_MAX_ITER,
-                             KMEANS_RANDOM_CENTERS, KMEANS_PP_CENTERS,
-                             KMEANS_USE_INITIAL_LABELS)
+    from quantize import (cv_kmeans, TERM_CRITERIA_EPS, TERM_CRITERIA_MAX_ITER,
+                          KMEANS_RANDOM_CENTERS, KMEANS_PP_CENTERS,
+                          KMEANS_USE_INITIAL_LABELS)
     compactness, labels, centers = cv_kmeans(Z, 8, None, criteria, 10, KMEANS_PP_CENTERS)
 
 The iteration follows OpenCV's documented behaviour step by step: the
@@ -27,7 +27,7 @@ import operator
 
 import numpy as np
 
-from . import metrics as _metrics
+from ..core import metrics as _metrics
 
 __all__ = [
     "cv_kmeans",
@@ -181,8 +181,8 @@ def _one_attempt(samples, samples_t, K, labels, flags, max_iter, eps_sq, gen):
 def _initial_centers(samples, K, flags, gen):
     if flags & KMEANS_PP_CENTERS:
         data = samples.astype(np.float64)
-        kernel = _metrics._kernel("euclidean", data, np.ones(data.shape[0]))
-        rows = _metrics._greedy_seed(kernel, K, gen, n_trials=_PP_TRIALS)
+        kernel = _metrics.kernel_for("euclidean", data, np.ones(data.shape[0]))
+        rows = _metrics.greedy_seed(kernel, K, gen, n_trials=_PP_TRIALS)
         if rows is None:  # fewer distinct samples than K: repeats become empty clusters
             distinct = np.unique(data, axis=0)
             rows = np.concatenate([distinct, data[gen.integers(0, len(data), K - len(distinct))]])

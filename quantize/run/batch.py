@@ -38,8 +38,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from . import __version__
-from .errors import InputMissingError, OutputError, QuantizeError
+from .. import __version__
+from ..errors import InputMissingError, OutputError, QuantizeError
 
 __all__ = [
     "BatchSettings",
@@ -314,7 +314,7 @@ def collect_inputs(sources, *, recursive: bool = False, patterns=(), exclude=())
         def wanted(name, rel):
             return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(rel, p) for p in patterns)
     else:
-        from .imageio import readable_extensions
+        from ..io.imageio import readable_extensions
 
         extensions = readable_extensions()
 
@@ -377,7 +377,7 @@ def output_name(rel: str, settings: BatchSettings) -> str:
     >>> output_name("b.gif", BatchSettings(mode="reconstruct"))
     'b.png'
     """
-    from .imageio import OUTPUT_FORMATS
+    from ..io.imageio import OUTPUT_FORMATS
 
     stem, ext = os.path.splitext(rel)
     if settings.mode == "palette":
@@ -534,7 +534,7 @@ class _Manifest:
                     return
         except OSError:
             pass
-        from .imageio import write_bytes
+        from ..io.imageio import write_bytes
 
         try:
             write_bytes(self.path, data)
@@ -565,7 +565,8 @@ def _on_sigterm(signum, frame):
 
 def _import_work_modules() -> None:
     """Import what a file's work needs, once per process."""
-    from . import codebook, imageio, pipeline  # noqa: F401
+    from ..image import pipeline  # noqa: F401
+    from ..io import codebook, imageio  # noqa: F401
 
 
 def _init_worker(settings: BatchSettings, threads: int) -> None:
@@ -578,14 +579,10 @@ def _init_worker(settings: BatchSettings, threads: int) -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _SETTINGS = settings
     # The k-means search's own threads: the CPUs are already shared out
-    # between the workers. A thread pool inherited through fork has no
-    # threads behind it in this process; drop it so a fresh one is made.
+    # between the workers. (A thread pool inherited through fork is dropped
+    # by the search module's own fork handler.)
     os.environ.setdefault("QUANTIZE_THREADS", str(threads))
     _import_work_modules()
-    from . import kmeans
-
-    if getattr(kmeans, "_pool", None) is not None:
-        kmeans._pool = None
 
 
 def _worker_task(task) -> dict:
@@ -606,11 +603,11 @@ def _process_file(settings: BatchSettings, input_path, output_path, codebook_out
     Library errors become ``{"status": "failed", "exit_code": ...}``; any
     other exception is an internal error (70). KeyboardInterrupt propagates.
     """
-    from .codebook import codebook_to_dict, dumps_codebook
-    from .imageio import (encode_palette_png, encode_rgb, floyd_steinberg_pillow, format_for_path,
+    from ..io.codebook import codebook_to_dict, dumps_codebook
+    from ..io.imageio import (encode_palette_png, encode_rgb, floyd_steinberg_pillow, format_for_path,
                           load_rgba, write_all)
-    from .pipeline import apply_codebook, quantize_image
-    from .transparency import prepare
+    from ..image.pipeline import apply_codebook, quantize_image
+    from ..image.transparency import prepare
 
     started = time.perf_counter()
     try:
@@ -632,7 +629,7 @@ def _process_file(settings: BatchSettings, input_path, output_path, codebook_out
                                         attempts=settings.attempts, seed=settings.seed,
                                         color_space=settings.color_space, sort=settings.sort)
             if settings.dither != "none":
-                from .dither import dither_result
+                from ..image.dither import dither_result
 
                 result = dither_result(result, pixels, settings.dither, floyd=floyd_steinberg_pillow,
                                        sort=None if settings.codebook is not None else settings.sort)
@@ -651,7 +648,7 @@ def _process_file(settings: BatchSettings, input_path, output_path, codebook_out
             options = dict(result.options, mode=settings.mode, color_space=settings.color_space)
             if not isinstance(options.get("init"), str):  # centres from --init CODEBOOK
                 options["init"] = settings.record()["init"]
-            from .transparency import codebook_rows
+            from ..image.transparency import codebook_rows
 
             colours, counts, alpha = codebook_rows(result.codebook, result.counts)
             if alpha is not None:
@@ -803,7 +800,7 @@ def run_batch(items, settings: BatchSettings, outdir, *, jobs: Optional[int] = N
     backend : object or None
         Runs the files elsewhere instead of the local pool: an object with
         ``run(todo, items, settings, finish, emit, interrupts) -> interrupted``
-        such as :class:`quantize.distributed.DaskBackend`; ``jobs`` is then
+        such as :class:`quantize.run.distributed.DaskBackend`; ``jobs`` is then
         unused. Planning, skipping, the manifest and the report stay here.
 
     Returns
@@ -882,7 +879,7 @@ def run_batch(items, settings: BatchSettings, outdir, *, jobs: Optional[int] = N
     interrupted = False
     try:
         with _Interrupts() as interrupts:
-            if backend is not None:  # e.g. a Dask cluster (quantize.distributed)
+            if backend is not None:  # e.g. a Dask cluster (quantize.run.distributed)
                 interrupted = backend.run(todo, items, settings, finish, emit, interrupts)
             elif jobs == 1:
                 interrupted = _run_serial(todo, items, settings, finish, emit, interrupts)
@@ -906,7 +903,7 @@ def _failed(item: BatchItem, error: QuantizeError) -> FileResult:
 
 
 def _write_report(path, results) -> None:
-    from .imageio import write_bytes
+    from ..io.imageio import write_bytes
 
     lines = "".join(json.dumps(r.to_json()) + "\n" for r in results)
     write_bytes(path, lines.encode("utf-8"))
@@ -1060,13 +1057,13 @@ def fit_shared_codebook(paths, k: int, *, max_iter: int = 100, eps: float = 0.25
     k : int
         Largest number of codes.
     max_iter, eps, init, attempts, seed
-        As in :func:`quantize.pipeline.quantize_image`.
+        As in :func:`quantize.image.pipeline.quantize_image`.
     callback : callable(path) or None
         Called after each image is read.
     max_pixels, frame
-        As in :func:`quantize.imageio.load_rgb`.
+        As in :func:`quantize.io.imageio.load_rgb`.
     color_space, sort
-        As in :func:`quantize.pipeline.fit_histogram`.
+        As in :func:`quantize.image.pipeline.fit_histogram`.
     background : (r, g, b) or None
         Flatten images with transparency onto this colour; without it their
         fully transparent pixels are left out (a codebook holds no alpha).
@@ -1082,10 +1079,10 @@ def fit_shared_codebook(paths, k: int, *, max_iter: int = 100, eps: float = 0.25
     InputMissingError, BadImageError
         On the first input that cannot be read or decoded (66, 65).
     """
-    from .histogram import colour_histogram, merge_histograms, pixel_keys
-    from .imageio import load_rgba
-    from .pipeline import fit_histogram
-    from .transparency import prepare, visible_rgb
+    from ..core.histogram import colour_histogram, merge_histograms, pixel_keys
+    from ..io.imageio import load_rgba
+    from ..image.pipeline import fit_histogram
+    from ..image.transparency import prepare, visible_rgb
 
     pending, base, size, n = [], 0, 0, 0
     for path in paths:

@@ -13,7 +13,7 @@ numpy only. Two methods:
     unvisited neighbours (7/16 right, 3/16 down-left, 5/16 down, 1/16
     down-right). :func:`floyd_steinberg` is this module's numpy version;
     the command line uses Pillow's C implementation instead
-    (:func:`quantize.imageio.floyd_steinberg_pillow`), which measured ~20×
+    (:func:`quantize.io.imageio.floyd_steinberg_pillow`), which measured ~20×
     faster with the same mean error (see ``benchmarks``).
 
 Both return codes, so the output holds only codebook colours. Both work in
@@ -78,7 +78,7 @@ def nearest_table(codebook, bits: int = TABLE_BITS, cells=None) -> np.ndarray:
     -------
     ndarray of shape (2**(3*bits),), uint8 (uint16 for more than 256 codes)
     """
-    from . import kmeans as _kmeans
+    from ..core.search import nearest
 
     codebook = np.asarray(codebook)
     levels = 1 << bits
@@ -90,8 +90,7 @@ def nearest_table(codebook, bits: int = TABLE_BITS, cells=None) -> np.ndarray:
         doubled[:, j] = ((ids >> shift) & (levels - 1)) * (2 * size) + (size - 1)
     codes = np.empty(ids.size, dtype=np.intp)
     if ids.size:
-        _kmeans._nearest(_kmeans._augment(doubled, np.float32), 2.0 * codebook.astype(np.float64),
-                         codes, _kmeans._new_buffer(ids.size, codebook.shape[0], np.float32))
+        codes = nearest(doubled, 2.0 * codebook.astype(np.float64))
     table = np.zeros(levels ** 3, dtype=np.uint8 if codebook.shape[0] <= 256 else np.uint16)
     table[ids] = codes
     return table
@@ -312,7 +311,7 @@ def dither_result(result, pixels, method: str, *, floyd=None, sort="frequency"):
     Parameters
     ----------
     result : QuantizeResult
-        From :func:`quantize.pipeline.quantize_image` or ``apply_codebook``.
+        From :func:`quantize.image.pipeline.quantize_image` or ``apply_codebook``.
     pixels : ndarray of shape (H, W, 3) or (H, W, 4), uint8
         The image the result was made from.
     method : {'none', 'floyd-steinberg', 'ordered'}

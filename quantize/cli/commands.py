@@ -17,8 +17,8 @@ import warnings
 
 import click
 
-from . import __version__
-from .errors import EXIT_CODES, QuantizeError, QuantizeWarning
+from .. import __version__
+from ..errors import EXIT_CODES, QuantizeError, QuantizeWarning
 
 EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(
     f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items()
@@ -26,7 +26,7 @@ EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(
 
 DEFAULTS = {"colors": 16, "max_iter": 100, "eps": 0.25, "init": "kmeans++", "attempts": 1, "seed": 0}
 
-#: Default of --max-pixels, equal to quantize.imageio.DEFAULT_MAX_PIXELS (2**28,
+#: Default of --max-pixels, equal to quantize.io.imageio.DEFAULT_MAX_PIXELS (2**28,
 #: 16384 x 16384); repeated here so that --help imports neither numpy nor Pillow.
 MAX_PIXELS_DEFAULT = 1 << 28
 
@@ -116,7 +116,7 @@ class KSpecType(click.ParamType):
     def convert(self, value, param, ctx):
         if isinstance(value, list):
             return value
-        from .elbow import parse_k_spec
+        from ..image.elbow import parse_k_spec
 
         try:
             return parse_k_spec(value)
@@ -135,7 +135,7 @@ def _resolve_init(init, colors, *, quiet=False):
         return init, colors
     import numpy as np
 
-    from .codebook import load_codebook
+    from ..io.codebook import load_codebook
 
     colours = load_codebook(init).colors
     _, first = np.unique(colours, axis=0, return_index=True)
@@ -173,8 +173,8 @@ def kmeans_options(fn):
     return fn
 
 
-#: --color-space, --sort and --dither choices; repeated from quantize.colorspace,
-#: quantize.pipeline and quantize.dither so that --help imports no numpy.
+#: --color-space, --sort and --dither choices; repeated from quantize.core.colorspace,
+#: quantize.image.pipeline and quantize.image.dither so that --help imports no numpy.
 COLOR_SPACES = ("srgb", "oklab", "lab")
 SORT_RULES = ("frequency", "luminance", "none")
 DITHER_METHODS = ("none", "floyd-steinberg", "ordered")
@@ -360,7 +360,7 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
         if color_space != "srgb":
             raise click.UsageError("--min-psnr/--max-mse search k in sRGB; "
                                    f"drop --color-space {color_space} or the quality target")
-        from .quality import QualityTarget
+        from ..image.quality import QualityTarget
 
         target = QualityTarget(min_psnr=min_psnr, max_mse=max_mse)
     init_label = init
@@ -369,7 +369,7 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
         raise click.BadParameter(f"palette mode holds at most 256 colours, got {colors}; "
                                  "use --mode reconstruct for more", param_hint="'-k' / '--colors'")
     _refuse_terminals(inputs=[input_path], output=output_path)
-    from .imageio import check_not_input, format_for_path
+    from ..io.imageio import check_not_input, format_for_path
     if mode == "palette":
         fmt = "PNG"
         if output_path != "-" and format_for_path(output_path, default="PNG") != "PNG":
@@ -399,7 +399,7 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
                 raise CliError(f"{swatch_path!r}: the swatch and the {what} cannot be the same file", 73)
     codebook_format = "json"
     if codebook_path not in (None, "-"):
-        from .codebook import codebook_format as format_of_codebook
+        from ..io.codebook import codebook_format as format_of_codebook
 
         try:
             codebook_format = format_of_codebook(codebook_path)
@@ -409,10 +409,10 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
         raise click.BadParameter(f"an Adobe Color Table holds at most 256 colours, got -k {colors}",
                                  param_hint="'--codebook'")
 
-    from .codebook import encode_codebook
-    from .imageio import encode_palette_png, encode_rgb, load_rgba, write_all
-    from .pipeline import quantize_image
-    from .transparency import prepare
+    from ..io.codebook import encode_codebook
+    from ..io.imageio import encode_palette_png, encode_rgb, load_rgba, write_all
+    from ..image.pipeline import quantize_image
+    from ..image.transparency import prepare
 
     started = time.perf_counter()
     search = None
@@ -424,7 +424,7 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
             warnings.warn(f"k={colors} is more than the image's {n_pixels} pixel(s); "
                           f"at most {n_pixels} colour(s) are used", QuantizeWarning)
         if target is not None:
-            from .quality import quantize_to_target
+            from ..image.quality import quantize_to_target
 
             if pixels.shape[2] == 4:
                 raise click.UsageError("--min-psnr/--max-mse need an opaque image, and "
@@ -434,7 +434,7 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
                 pixels, colors, target, max_iter=max_iter, eps=eps, init=init,
                 attempts=attempts, seed=seed, source=input_path)
             if sort != "frequency":
-                from .pipeline import relabel
+                from ..image.pipeline import relabel
 
                 result = relabel(result, pixels, result.labels, sort=sort)
         else:
@@ -461,7 +461,7 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
         options.update(k_max=colors, min_psnr=min_psnr, max_mse=max_mse)
     options.update(_look_record(sort=sort, dither=dither, background=background))
     if codebook_path is not None:
-        from .transparency import codebook_rows
+        from ..image.transparency import codebook_rows
 
         colours, counts, alpha = codebook_rows(result.codebook, result.counts)
         if alpha is not None:
@@ -471,9 +471,9 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
             colours, codebook_format, counts=counts, inertia=result.inertia, options=options,
             name=f"{name} k={result.k}")))
     if swatch_path is not None:
-        from .plot import render_swatch
+        from ..io.plot import render_swatch
 
-        from .transparency import codebook_rows
+        from ..image.transparency import codebook_rows
 
         outputs.append((swatch_path, render_swatch(*codebook_rows(result.codebook, result.counts)[:2])))
     # Both files or neither: a failed Make rule leaves no target behind.
@@ -503,8 +503,8 @@ def _dithered(result, pixels, dither, *, sort="frequency"):
     """``result`` with dithered codes (Floyd–Steinberg by Pillow's C code)."""
     if dither == "none":
         return result
-    from .dither import dither_result
-    from .imageio import floyd_steinberg_pillow
+    from ..image.dither import dither_result
+    from ..io.imageio import floyd_steinberg_pillow
 
     return dither_result(result, pixels, dither, floyd=floyd_steinberg_pillow, sort=sort)
 
@@ -566,7 +566,7 @@ def _dask_client(scheduler, timeout, workers=None):
 
     if not scheduler:
         return contextlib.nullcontext(None)
-    from .distributed import DaskMissingError, connect, require_dask
+    from ..run.distributed import DaskMissingError, connect, require_dask
 
     try:
         require_dask()
@@ -593,7 +593,7 @@ def _check_palette_format(mode, out_format, output_path=None) -> None:
                                  "use --mode reconstruct for other formats",
                                  param_hint="'--format'")
     if output_path not in (None, "-"):
-        from .imageio import format_for_path
+        from ..io.imageio import format_for_path
         if format_for_path(output_path, default="PNG") != "PNG":
             raise click.BadParameter(f"palette mode writes PNG, not {output_path!r}; "
                                      "use --mode reconstruct for other formats",
@@ -700,7 +700,7 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
         raise click.UsageError("--json and --report - would both write to standard output")
     dask_client = _dask_client(scheduler, scheduler_timeout, workers=jobs)
 
-    from . import batch as batchlib
+    from ..run import batch as batchlib
 
     if (jobs or batchlib.available_cpus()) > 1:
         batchlib.limit_numeric_threads()  # one BLAS thread per worker; before numpy loads
@@ -712,7 +712,7 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
                                      param_hint="'-k' / '--colors'")
     codebook = None
     if codebook_path is not None:
-        from .codebook import load_codebook
+        from ..io.codebook import load_codebook
 
         codebook = load_codebook(codebook_path).colors
         if mode == "palette" and codebook.shape[0] > 256:
@@ -732,7 +732,7 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
     if not items and not quiet:
         click.echo("quantize: warning: no input images found", err=True)
     if report_path is not None:
-        from .imageio import check_not_input
+        from ..io.imageio import check_not_input
 
         check_not_input(report_path, [item.input for item in items])
 
@@ -779,7 +779,7 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
         with dask_client as client:
             backend = None
             if client is not None:
-                from .distributed import DaskBackend
+                from ..run.distributed import DaskBackend
 
                 backend = DaskBackend(client)
             summary = batchlib.run_batch(items, settings, outdir, jobs=jobs, force=force,
@@ -851,7 +851,7 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
                                "--scheduler yet")
     dask_client = _dask_client(scheduler, scheduler_timeout)
     _refuse_terminals(inputs=inputs)
-    from .codebook import codebook_format, codebook_to_dict, encode_codebook
+    from ..io.codebook import codebook_format, codebook_to_dict, encode_codebook
 
     fmt = "json"
     if output_path != "-":
@@ -865,9 +865,9 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
         raise click.BadParameter(f"an Adobe Color Table holds at most 256 colours, got -k {colors}",
                                  param_hint="'-o' / '--output'")
 
-    from .batch import collect_inputs, fit_shared_codebook
-    from .errors import InputMissingError
-    from .imageio import check_not_input, write_all
+    from ..run.batch import collect_inputs, fit_shared_codebook
+    from ..errors import InputMissingError
+    from ..io.imageio import check_not_input, write_all
 
     paths = []
     for path, _rel, error in collect_inputs([i for i in inputs if i != "-"], recursive=recursive,
@@ -896,7 +896,7 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
                                                     color_space=color_space, sort=sort,
                                                     background=background)
             else:
-                from .distributed import fit_shared_codebook_dask
+                from ..run.distributed import fit_shared_codebook_dask
 
                 fit, n_images = fit_shared_codebook_dask(
                     client, paths, colors, max_iter=max_iter, eps=eps, init=init,
@@ -909,7 +909,7 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
     outputs = [(output_path, encode_codebook(fit.codebook, fmt, counts=fit.counts,
                                              inertia=fit.inertia, options=options))]
     if swatch_path is not None:
-        from .plot import render_swatch
+        from ..io.plot import render_swatch
 
         outputs.append((swatch_path, render_swatch(fit.codebook, fit.counts)))
     write_all(outputs)  # the codebook and its swatch, or neither
@@ -965,7 +965,7 @@ def apply_command(input_path, codebook_path, output_path, mode, out_format, as_j
         raise click.UsageError("the image and the codebook cannot both come from standard input")
     _refuse_terminals(inputs=[input_path, codebook_path], output=output_path)
     _check_palette_format(mode, out_format, output_path)
-    from .imageio import check_not_input, format_for_path
+    from ..io.imageio import check_not_input, format_for_path
 
     if mode == "palette":
         fmt = "PNG"
@@ -980,10 +980,10 @@ def apply_command(input_path, codebook_path, output_path, mode, out_format, as_j
             raise click.BadParameter(str(exc), param_hint="'-o' / '--output'") from None
     check_not_input(output_path, [input_path, codebook_path])
 
-    from .codebook import load_codebook
-    from .imageio import encode_palette_png, encode_rgb, load_rgba, write_bytes
-    from .pipeline import apply_codebook
-    from .transparency import prepare
+    from ..io.codebook import load_codebook
+    from ..io.imageio import encode_palette_png, encode_rgb, load_rgba, write_bytes
+    from ..image.pipeline import apply_codebook
+    from ..image.transparency import prepare
 
     codebook = load_codebook(codebook_path).colors
     if mode == "palette" and codebook.shape[0] > 256:
@@ -1073,13 +1073,13 @@ def elbow(input_path, ks, max_iter, eps, init, attempts, seed, plot_path, as_jso
         raise click.UsageError("'-' reads an image from standard input, which is a terminal; "
                                "redirect it or give a file")
     if plot_path is not None:
-        from .imageio import check_not_input
+        from ..io.imageio import check_not_input
 
         check_not_input(plot_path, [input_path])
 
-    from .elbow import KNEE_METHOD, sweep
-    from .histogram import colour_histogram, pixel_keys
-    from .imageio import load_rgb, write_bytes
+    from ..image.elbow import KNEE_METHOD, sweep
+    from ..core.histogram import colour_histogram, pixel_keys
+    from ..io.imageio import load_rgb, write_bytes
 
     def progress(point) -> None:
         if verbose:
@@ -1094,7 +1094,7 @@ def elbow(input_path, ks, max_iter, eps, init, attempts, seed, plot_path, as_jso
                        seed=seed, callback=progress)
     _echo_warnings(caught, quiet)
     if plot_path is not None:
-        from .plot import render_elbow
+        from ..io.plot import render_elbow
 
         name = "standard input" if input_path == "-" else os.path.basename(input_path)
         write_bytes(plot_path, render_elbow(

@@ -1,168 +1,29 @@
-"""quantize_image: pixels -> histogram -> k-means -> codebook -> labels.
+"""Fitting a palette to a colour histogram: the k-means of the image layer.
 
-Reads top to bottom like the data flow of docs/design.md. Imports neither Pillow
-nor click: images arrive and leave as numpy arrays.
+A cheap start on grid cells, then Lloyd on every distinct colour
+(docs/design.md, "The fit"). numpy only: images arrive as arrays.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from . import colorspace as _cs
-from . import kmeans as _kmeans
-from .histogram import ColourHistogram, colour_histogram, lookup_labels, pixel_keys
+from ..core import colorspace as _cs
+from ..core import kmeans as _kmeans
+from ..core.histogram import ColourHistogram, colour_histogram, lookup_labels, pixel_keys
+from ..core.search import nearest
+from .result import QuantizeResult, _check_sort, order_codes
 
-__all__ = [
-    "QuantizeResult", "HistogramFit", "quantize_image", "fit_histogram", "apply_codebook",
-    "nearest_codes", "psnr_from_mse", "SORT_RULES", "order_codes", "relabel",
-]
-
-#: Palette orders (``--sort``): most used first, darkest first, or as fitted.
-SORT_RULES = ("frequency", "luminance", "none")
+__all__ = ["HistogramFit", "fit_histogram", "quantize_rgb", "apply_rgb", "nearest_codes",
+           "nearest_codes_in"]
 
 
-@dataclass(frozen=True)
-class QuantizeResult:
-    """A quantized image: its codebook and every pixel's code.
-
-    Attributes
-    ----------
-    codebook : ndarray of shape (k, 3), uint8
-        The palette, most used colour first (ties by colour value). Its rows
-        are distinct and every one is used by at least one pixel.
-    labels : ndarray of shape (H, W), uint8 or uint16
-        The code of every pixel.
-    counts : ndarray of shape (k,), int64
-        Pixels per code.
-    inertia : float
-        Sum of squared distances (0-255 units, summed over RGB) from each
-        pixel to its code, measured against the uint8 codebook.
-    n_iter : int
-        Lloyd iterations of the best attempt (0 when no k-means was needed).
-    converged : bool
-        Whether that attempt met the ``eps`` criterion.
-    n_colours_in : int
-        Distinct colours of the input.
-    options : dict
-        The options the result was made with.
-    """
-
-    codebook: np.ndarray
-    labels: np.ndarray
-    counts: np.ndarray
-    inertia: float
-    n_iter: int
-    converged: bool
-    n_colours_in: int
-    options: dict = field(default_factory=dict)
-
-    @property
-    def k(self) -> int:
-        """Number of codes actually used."""
-        return int(self.codebook.shape[0])
-
-    @property
-    def mse(self) -> float:
-        """Mean squared error over all channel values (0-255 units).
-
-        Three channels (RGB); four for an RGBA codebook, whose inertia is
-        measured on premultiplied colour and alpha
-        (:mod:`quantize.transparency`).
-        """
-        return self.inertia / (self.labels.size * self.codebook.shape[1])
-
-    @property
-    def psnr(self) -> float:
-        """Peak signal-to-noise ratio in dB, ``10 log10(255² / mse)``."""
-        return psnr_from_mse(self.mse)
-
-    def reconstruct(self) -> np.ndarray:
-        """The quantized image as an (H, W, 3) uint8 array ((H, W, 4) for RGBA)."""
-        return self.codebook[self.labels]
-
-    @property
-    def has_alpha(self) -> bool:
-        """Whether the codebook is RGBA (the image kept its transparency)."""
-        return self.codebook.shape[1] == 4
-
-
-def psnr_from_mse(mse: float) -> float:
-    """PSNR in dB for 8-bit data; ``inf`` when ``mse`` is 0."""
-    return math.inf if mse <= 0 else 10.0 * math.log10(255.0**2 / mse)
-
-
-def quantize_image(
-    pixels,
-    k: int = 16,
-    *,
-    max_iter: int = 100,
-    eps: float = 0.25,
-    init: str = "kmeans++",
-    attempts: int = 1,
-    seed=0,
-    callback=None,
-    metric: str = "euclidean",
-    color_space: str = "srgb",
-    sort: str = "frequency",
-) -> QuantizeResult:
-    """Reduce an RGB image to at most ``k`` colours with weighted k-means.
-
-    Parameters
-    ----------
-    pixels : ndarray of shape (H, W, 3) or (H, W, 4), uint8
-        The image; RGBA keeps its transparency (see
-        :func:`quantize.transparency.quantize_rgba`).
-    k : int
-        Largest number of colours wanted (at least 1).
-    max_iter, eps, init, attempts, seed, callback
-        As in :func:`quantize.kmeans.cluster`; ``eps`` is in 0-255 units.
-    metric : {'euclidean', 'manhattan', 'cosine'}
-        The distance the palette is fitted with (see
-        :func:`quantize.kmeans.cluster`); every pixel then takes its nearest
-        palette colour, and inertia, MSE and PSNR stay Euclidean.
-    color_space : {'srgb', 'oklab', 'lab'}
-        Where k-means runs and where each colour's nearest code is chosen
-        (see :func:`fit_histogram`). Inertia, MSE and PSNR are always
-        measured in sRGB.
-    sort : {'frequency', 'luminance', 'none'}
-        The palette order (see :func:`order_codes`).
-
-    Returns
-    -------
-    QuantizeResult
-        Codebook, labels and measures. An image with at most ``k`` colours
-        comes back exactly.
-
-    Raises
-    ------
-    ValueError
-        On a badly shaped array or bad options.
-
-    Examples
-    --------
-    >>> img = np.zeros((2, 2, 3), dtype=np.uint8); img[0, 0] = 255
-    >>> quantize_image(img, 2).codebook.tolist()
-    [[0, 0, 0], [255, 255, 255]]
-    """
-    pixels = np.asarray(pixels)
-    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4) or pixels.dtype != np.uint8:
-        raise ValueError("pixels must be an (H, W, 3) or (H, W, 4) uint8 array, got "
-                         f"{pixels.dtype} {pixels.shape}")
-    if pixels.shape[0] == 0 or pixels.shape[1] == 0:
-        raise ValueError(f"image has no pixels (shape {pixels.shape})")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    _check_sort(sort)
-    _cs.check_color_space(color_space)
-    if pixels.shape[2] == 4:
-        from .transparency import quantize_rgba
-
-        return quantize_rgba(pixels, int(k), max_iter=max_iter, eps=eps, init=init,
-                             attempts=attempts, seed=seed, callback=callback, metric=metric,
-                             color_space=color_space, sort=sort)
+def quantize_rgb(pixels, k, *, max_iter, eps, init, attempts, seed, callback, metric,
+                 color_space, sort) -> QuantizeResult:
+    """:func:`quantize.image.pipeline.quantize_image` of a checked (H, W, 3) image."""
     options = {"k": int(k), "max_iter": max_iter, "eps": eps, "init": init,
                "attempts": attempts, "seed": seed}
     if color_space != "srgb":
@@ -179,6 +40,24 @@ def quantize_image(
     labels = lookup_labels(keys, hist.keys, fit.codes).reshape(height, width)
     return QuantizeResult(fit.codebook, labels, fit.counts, fit.inertia, fit.n_iter,
                           fit.converged, len(hist), options)
+
+
+def apply_rgb(pixels, codebook, *, color_space) -> QuantizeResult:
+    """:func:`quantize.image.pipeline.apply_codebook` of a checked (H, W, 3) image."""
+    codebook = codebook.astype(np.uint8)
+    keys = pixel_keys(pixels)
+    hist = colour_histogram(keys)
+    if color_space == "srgb":
+        codes, sq_dist = nearest_codes(hist.colours, codebook)
+    else:
+        codes, sq_dist = nearest_codes_in(hist.colours, codebook, color_space)
+    counts = np.bincount(codes, weights=hist.counts, minlength=codebook.shape[0]).astype(np.int64)
+    inertia = float(np.dot(hist.counts, sq_dist))
+    labels = lookup_labels(keys, hist.keys, codes).reshape(pixels.shape[:2])
+    options = {"codebook": codebook.shape[0]}
+    if color_space != "srgb":
+        options["color_space"] = color_space
+    return QuantizeResult(codebook, labels, counts, inertia, 0, True, len(hist), options)
 
 
 @dataclass(frozen=True)
@@ -233,7 +112,7 @@ def fit_histogram(hist: ColourHistogram, k: int, *, max_iter: int = 100, eps: fl
         it, the float centres come back to sRGB, clipped and rounded to
         uint8, and every colour then takes its nearest uint8 code measured
         in that space. ``eps`` stays in 0-255 units (scaled by
-        :func:`quantize.colorspace.eps_scale`); an ``init`` array is sRGB.
+        :func:`quantize.core.colorspace.eps_scale`); an ``init`` array is sRGB.
     sort : {'frequency', 'luminance', 'none'}
         The order of the codes (:func:`order_codes`).
 
@@ -242,11 +121,11 @@ def fit_histogram(hist: ColourHistogram, k: int, *, max_iter: int = 100, eps: fl
     HistogramFit
     """
     if metric != "euclidean":
-        from .metrics import check_metric
+        from ..core.metrics import check_metric
         check_metric(metric)
     _check_sort(sort)
     # Checked here once: the coarse-to-fine path runs the core's private steps.
-    _kmeans._check_run_options(int(k), 3, init, max_iter, eps, attempts)
+    _kmeans.check_run_options(int(k), 3, init, max_iter, eps, attempts)
     working = None
     if _cs.check_color_space(color_space) != "srgb":
         working = _cs.to_working(hist.colours, color_space)
@@ -263,55 +142,6 @@ def fit_histogram(hist: ColourHistogram, k: int, *, max_iter: int = 100, eps: fl
     codebook, codes, counts, inertia = _finish_codebook(
         hist, centers, color_space="srgb" if exact else color_space, working=working, sort=sort)
     return HistogramFit(codebook, codes, counts, inertia, n_iter, converged)
-
-
-def apply_codebook(pixels, codebook, *, color_space: str = "srgb") -> QuantizeResult:
-    """Map an image onto an existing codebook (vector quantization).
-
-    Each pixel takes its nearest code (ties to the lowest index), found once
-    per distinct colour and looked up per pixel. The codebook is kept as
-    given: same rows, same order, unused rows included.
-
-    Parameters
-    ----------
-    pixels : ndarray of shape (H, W, 3), uint8
-        (H, W, 4) RGBA keeps its transparency: see
-        :func:`quantize.transparency.apply_rgba`.
-    codebook : ndarray of shape (k, 3), uint8
-    color_space : {'srgb', 'oklab', 'lab'}
-        The space "nearest" is measured in. Inertia stays in sRGB.
-
-    Returns
-    -------
-    QuantizeResult
-        ``n_iter`` is 0.
-    """
-    pixels = np.asarray(pixels)
-    codebook = np.asarray(codebook)
-    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4) or pixels.dtype != np.uint8:
-        raise ValueError("pixels must be an (H, W, 3) or (H, W, 4) uint8 array, got "
-                         f"{pixels.dtype} {pixels.shape}")
-    if codebook.ndim != 2 or codebook.shape[1] != 3 or codebook.shape[0] == 0:
-        raise ValueError(f"codebook must have shape (k, 3), got {codebook.shape}")
-    _cs.check_color_space(color_space)
-    if pixels.shape[2] == 4:
-        from .transparency import apply_rgba
-
-        return apply_rgba(pixels, codebook, color_space=color_space)
-    codebook = codebook.astype(np.uint8)
-    keys = pixel_keys(pixels)
-    hist = colour_histogram(keys)
-    if color_space == "srgb":
-        codes, sq_dist = nearest_codes(hist.colours, codebook)
-    else:
-        codes, sq_dist = nearest_codes_in(hist.colours, codebook, color_space)
-    counts = np.bincount(codes, weights=hist.counts, minlength=codebook.shape[0]).astype(np.int64)
-    inertia = float(np.dot(hist.counts, sq_dist))
-    labels = lookup_labels(keys, hist.keys, codes).reshape(pixels.shape[:2])
-    options = {"codebook": codebook.shape[0]}
-    if color_space != "srgb":
-        options["color_space"] = color_space
-    return QuantizeResult(codebook, labels, counts, inertia, 0, True, len(hist), options)
 
 
 # The start of the last stage (docs/design.md, "The fit"). Cell counts
@@ -468,7 +298,7 @@ def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback, met
     """Weighted k-means on the histogram: a cheap start, then Lloyd on every colour.
 
     The last stage is Lloyd's iterations on every distinct colour weighted
-    by its pixel count (:func:`quantize.kmeans.lloyd`); ``max_iter`` and
+    by its pixel count (:func:`quantize.core.kmeans.lloyd`); ``max_iter`` and
     ``eps`` govern it, and ``converged`` says whether it met ``eps``. Its
     start comes from grid cells whose size follows the colours' spread
     (docs/design.md, "The fit"): k-means++ seeds on the level
@@ -648,10 +478,7 @@ def nearest_codes(colours, codebook):
     """
     colours = np.asarray(colours, dtype=np.uint8)
     codebook = np.asarray(codebook, dtype=np.uint8)
-    codes = np.empty(colours.shape[0], dtype=np.intp)
-    sq_dist = np.empty(colours.shape[0], dtype=np.float32)
-    _kmeans._nearest(_kmeans._augment(colours, np.float32), codebook, codes,
-                     _kmeans._new_buffer(colours.shape[0], codebook.shape[0], np.float32), sq_dist)
+    codes, sq_dist = nearest(colours, codebook, with_sq=True)
     return codes, sq_dist.astype(np.int64)
 
 
@@ -715,121 +542,6 @@ def nearest_codes_in(colours, codebook, color_space: str, colours_working=None):
         colours_working = _cs.to_working(colours, color_space)
     book = _cs.to_working(codebook, color_space)
     centre = book.mean(axis=0)
-    codes = np.empty(colours.shape[0], dtype=np.intp)
-    _kmeans._nearest(_kmeans._augment(colours_working - centre, np.float32), book - centre, codes,
-                     _kmeans._new_buffer(colours.shape[0], codebook.shape[0], np.float32))
+    codes = nearest(colours_working - centre, book - centre)
     diff = colours.astype(np.int32) - codebook[codes].astype(np.int32)
     return codes, np.einsum("ij,ij->i", diff, diff).astype(np.int64)
-
-
-def _check_sort(sort: str) -> str:
-    if sort not in SORT_RULES:
-        raise ValueError(f"sort must be one of {', '.join(SORT_RULES)}, got {sort!r}")
-    return sort
-
-
-def order_codes(codebook, counts, sort: str = "frequency", *, first=None) -> np.ndarray:
-    """The palette order of a codebook: a permutation of its rows.
-
-    The rules (``--sort``), each stable and deterministic:
-
-    ``frequency``
-        Most used first (largest ``counts``); ties keep the given order
-        (for a fitted codebook: ascending packed colour value).
-    ``luminance``
-        Darkest first, by relative luminance Y of the sRGB colour; ties keep
-        the given order.
-    ``none``
-        The order the k-means centres came in (``first``: the index of the
-        first centre that rounded to each row; the given order when None).
-        With ``--init CODEBOOK`` that is the initial codebook's order.
-
-    For an RGBA codebook the entries with transparency come first, so that
-    a PNG's tRNS chunk is as short as possible: the fully transparent entry,
-    then the translucent ones, then the opaque ones, each group ordered by
-    the rule.
-
-    Parameters
-    ----------
-    codebook : ndarray of shape (k, 3) or (k, 4), uint8
-    counts : ndarray of shape (k,)
-    sort : {'frequency', 'luminance', 'none'}
-    first : ndarray of shape (k,), optional
-
-    Returns
-    -------
-    ndarray of shape (k,), intp
-
-    Examples
-    --------
-    >>> book = np.array([[255, 255, 255], [0, 0, 0], [255, 0, 0]], np.uint8)
-    >>> order_codes(book, np.array([1, 5, 5])).tolist()
-    [1, 2, 0]
-    >>> order_codes(book, np.array([1, 5, 5]), "luminance").tolist()
-    [1, 2, 0]
-    >>> order_codes(book, np.array([1, 5, 5]), "none").tolist()
-    [0, 1, 2]
-    """
-    _check_sort(sort)
-    codebook = np.asarray(codebook)
-    n = codebook.shape[0]
-    position = np.arange(n)
-    if sort == "frequency":
-        keys = [position, -np.asarray(counts, dtype=np.int64)]
-    elif sort == "luminance":
-        keys = [position, _cs.luminance(codebook[:, :3])]
-    else:
-        keys = [position if first is None else np.asarray(first)]
-    if codebook.shape[1] == 4:
-        alpha = codebook[:, 3]
-        keys.append(np.where(alpha == 0, 0, np.where(alpha < 255, 1, 2)))
-    return np.lexsort(keys).astype(np.intp)
-
-
-def pixel_inertia(pixels, codebook, labels, rows: int = 256) -> float:
-    """Sum of squared errors between pixels and their codes' colours (0-255 units).
-
-    RGB images: over R, G and B. RGBA: over premultiplied R, G, B and alpha
-    (see :mod:`quantize.transparency`), so that fully transparent pixels
-    cost nothing whatever their colour.
-    """
-    pixels = np.asarray(pixels)
-    codebook = np.asarray(codebook)
-    total = 0.0
-    for r0 in range(0, pixels.shape[0], rows):
-        block = pixels[r0:r0 + rows]
-        quant = codebook[labels[r0:r0 + rows]]
-        if codebook.shape[1] == 4:
-            from .transparency import premultiplied
-
-            diff = premultiplied(block) - premultiplied(quant)
-            total += float(np.einsum("ijk,ijk->", diff, diff))
-        else:
-            diff = block.astype(np.int32) - quant
-            total += float(np.einsum("ijk,ijk->", diff, diff, dtype=np.int64))
-    return total
-
-
-def relabel(result: QuantizeResult, pixels, labels, *, sort=None) -> QuantizeResult:
-    """A result with new codes for its pixels (e.g. dithered), recounted.
-
-    Counts and inertia are measured again against ``pixels``. With ``sort``
-    (a fitted palette), codes no pixel uses any more are dropped and the
-    rest put in the palette order again; with ``sort=None`` (a given
-    codebook, as in :func:`apply_codebook`) the codebook is kept as it is.
-    """
-    labels = np.asarray(labels)
-    k = result.codebook.shape[0]
-    counts = np.bincount(labels.ravel(), minlength=k).astype(np.int64)
-    codebook = result.codebook
-    if sort is not None:
-        used = np.flatnonzero(counts > 0)
-        # 'none' keeps the fitted order (the given order, in order_codes).
-        order = used[order_codes(codebook[used], counts[used], sort)]
-        remap = np.zeros(k, dtype=np.intp)
-        remap[order] = np.arange(order.size)
-        codebook, counts = codebook[order], counts[order]
-        labels = remap[labels].astype(labels.dtype)
-    inertia = pixel_inertia(pixels, codebook, labels)
-    return QuantizeResult(codebook, labels, counts, inertia, result.n_iter, result.converged,
-                          result.n_colours_in, dict(result.options))

@@ -25,7 +25,7 @@ premultiplied R, G, B and alpha, in 0-255 units, over four channels.
 
 Entries with transparency come first in the palette (the tRNS chunk of a
 PNG then stops at the last of them); see
-:func:`quantize.pipeline.order_codes`.
+:func:`quantize.image.pipeline.order_codes`.
 """
 
 from __future__ import annotations
@@ -34,8 +34,11 @@ import math
 
 import numpy as np
 
-from . import colorspace as _cs
-from . import kmeans as _kmeans
+from ..core import colorspace as _cs
+from ..core import kmeans as _kmeans
+from ..core.search import nearest
+from .fit import apply_rgb, fit_histogram, quantize_rgb
+from .result import QuantizeResult, order_codes, pixel_inertia, premultiplied
 
 __all__ = ["TRANSPARENT", "premultiplied", "flatten", "prepare", "visible_rgb", "codebook_rows", "quantize_rgba",
            "apply_rgba", "alpha_kind"]
@@ -54,20 +57,6 @@ START_MAX_ITER = 100
 #: Grid cells aimed at per code for the coarse RGBA pass, and the least.
 BINS_PER_CODE = 32
 MIN_BINS = 4096
-
-
-def premultiplied(rgba) -> np.ndarray:
-    """RGBA uint8 (..., 4) as float64 premultiplied ``(r·α, g·α, b·α, alpha)``, 0-255 units.
-
-    Examples
-    --------
-    >>> premultiplied(np.array([200, 100, 0, 51], np.uint8)).tolist()
-    [40.0, 20.0, 0.0, 51.0]
-    """
-    rgba = np.asarray(rgba)
-    out = rgba.astype(np.float64)
-    out[..., :3] *= out[..., 3:4] / 255.0
-    return out
 
 
 def alpha_kind(alpha) -> str:
@@ -170,7 +159,7 @@ def quantize_rgba(pixels, k: int, *, max_iter=100, eps=0.25, init="kmeans++", at
         ``init`` array gives the colours; the transparent entry is then
         added to them.
     max_iter, eps, init, attempts, seed, callback, metric, color_space, sort
-        As in :func:`quantize.pipeline.quantize_image`.
+        As in :func:`quantize.image.pipeline.quantize_image`.
 
     Returns
     -------
@@ -178,8 +167,7 @@ def quantize_rgba(pixels, k: int, *, max_iter=100, eps=0.25, init="kmeans++", at
         With an RGBA codebook ``(k, 4)``, unless every pixel is opaque (then
         exactly ``quantize_image`` of the RGB channels).
     """
-    from .histogram import colour_histogram, lookup_labels, pixel_keys
-    from .pipeline import QuantizeResult, fit_histogram, quantize_image
+    from ..core.histogram import colour_histogram, lookup_labels, pixel_keys
 
     pixels = np.asarray(pixels)
     h, w = pixels.shape[:2]
@@ -188,7 +176,7 @@ def quantize_rgba(pixels, k: int, *, max_iter=100, eps=0.25, init="kmeans++", at
     common = dict(max_iter=max_iter, eps=eps, init=init, attempts=attempts, seed=seed,
                   callback=callback, metric=metric, color_space=color_space, sort=sort)
     if kind == "opaque":
-        return quantize_image(np.ascontiguousarray(pixels[..., :3]), k, **common)
+        return quantize_rgb(np.ascontiguousarray(pixels[..., :3]), int(k), **common)
     options = {"k": int(k), "max_iter": max_iter, "eps": eps, "init": init,
                "attempts": attempts, "seed": seed}
     if color_space != "srgb":
@@ -257,11 +245,9 @@ def _from_features(centres, opaque, color_space: str) -> np.ndarray:
 
 
 def _nearest32(points, centres) -> np.ndarray:
-    labels = np.empty(points.shape[0], dtype=np.intp)
-    if points.shape[0]:
-        _kmeans._nearest(_kmeans._augment(points, np.float32), centres, labels,
-                         _kmeans._new_buffer(points.shape[0], centres.shape[0], np.float32))
-    return labels
+    if not points.shape[0]:
+        return np.empty(0, dtype=np.intp)
+    return nearest(points, centres)
 
 
 def _grouped_nearest(points, groups, centres, centre_groups) -> np.ndarray:
@@ -325,7 +311,6 @@ def _fit_rgba(visible_pixels, k, *, init, max_iter, eps, attempts, seed, callbac
     Returns (codebook (k', 4) uint8 in palette order, code of each visible
     pixel, counts, inertia, n_iter, converged, distinct colours).
     """
-    from .pipeline import order_codes
 
     rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
     v = visible_pixels.astype(np.uint32)
@@ -463,16 +448,15 @@ def apply_rgba(pixels, codebook, *, color_space="srgb"):
     A codebook has no alpha, so pixels with alpha below 128 take a
     transparent entry appended after the codebook's rows (index k), and the
     others their nearest code (opaque). With no such pixel the result is
-    :func:`quantize.pipeline.apply_codebook` of the RGB channels: the
+    :func:`quantize.image.pipeline.apply_codebook` of the RGB channels: the
     codebook exactly as given.
     """
-    from .pipeline import QuantizeResult, apply_codebook
 
     pixels = np.asarray(pixels)
     codebook = np.asarray(codebook, dtype=np.uint8)
     clear = pixels[..., 3] < 128
-    result = apply_codebook(np.ascontiguousarray(pixels[..., :3]), codebook,
-                            color_space=color_space)
+    result = apply_rgb(np.ascontiguousarray(pixels[..., :3]), codebook,
+                       color_space=color_space)
     if not clear.any():
         return result
     k = codebook.shape[0]
@@ -481,7 +465,6 @@ def apply_rgba(pixels, codebook, *, color_space="srgb"):
     labels = result.labels.astype(_labels_dtype(k + 1))
     labels[clear] = k
     counts = np.bincount(labels.ravel(), minlength=k + 1).astype(np.int64)
-    from .pipeline import pixel_inertia
 
     inertia = pixel_inertia(pixels, book, labels)
     return QuantizeResult(book, labels, counts, inertia, 0, True, result.n_colours_in,

@@ -6,7 +6,7 @@ the summary exactly as for the local process pool; only the work of each
 file moves: a task is the file's *paths* (input, output, per-image
 codebook), and a Dask worker reads the input and writes the output(s)
 atomically on storage it shares with the client, with the same function the
-local workers run (:func:`quantize.batch._process_file`). So outputs,
+local workers run (:func:`quantize.run.batch._process_file`). So outputs,
 skipping, report lines and exit codes are those of a local batch.
 
 ``quantize palette --scheduler`` sends each image's path to a worker, which
@@ -15,7 +15,7 @@ never the pixels); the client merges them (:func:`merge_histograms`, exact
 integer sums) and runs k-means once, so the codebook equals the local one.
 
 This module imports dask only inside its functions: without the extra,
-``import quantize.distributed`` works and :func:`require_dask` says what to
+``import quantize.run.distributed`` works and :func:`require_dask` says what to
 install.
 """
 
@@ -27,7 +27,7 @@ import time
 from contextlib import contextmanager
 from typing import Optional
 
-from .errors import QuantizeError
+from ..errors import QuantizeError
 
 __all__ = [
     "DASK_EXTRA_HINT",
@@ -312,8 +312,8 @@ def _histogram_task(path: str, max_pixels: int, frame, cwd) -> dict:
     Library errors come back as values (class name, path, message), so the
     client can raise the first one in input order, as the local command does.
     """
-    from .histogram import colour_histogram, pixel_keys
-    from .imageio import load_rgb
+    from ..core.histogram import colour_histogram, pixel_keys
+    from ..io.imageio import load_rgb
 
     [full] = _absolute([path], cwd)
     try:
@@ -325,7 +325,7 @@ def _histogram_task(path: str, max_pixels: int, frame, cwd) -> dict:
 
 
 def _rebuild_error(info) -> QuantizeError:
-    from . import errors
+    from .. import errors
 
     name, path, message, code = info
     cls = getattr(errors, name, None)
@@ -462,7 +462,7 @@ class DaskBackend:
 def fit_shared_codebook_dask(client, paths, k: int, *, max_iter: int = 100, eps: float = 0.25,
                              init="kmeans++", attempts: int = 1, seed=0,
                              max_pixels: int = 1 << 28, frame=None):
-    """:func:`quantize.batch.fit_shared_codebook` with the histograms built by Dask workers.
+    """:func:`quantize.run.batch.fit_shared_codebook` with the histograms built by Dask workers.
 
     Workers return each image's distinct colours and counts; the client
     merges them (bounded memory, as locally) and fits once. The merge is an
@@ -479,8 +479,8 @@ def fit_shared_codebook_dask(client, paths, k: int, *, max_iter: int = 100, eps:
     """
     from distributed import as_completed
 
-    from .histogram import ColourHistogram, keys_to_colours, merge_histograms
-    from .pipeline import fit_histogram
+    from ..core.histogram import ColourHistogram, keys_to_colours, merge_histograms
+    from ..image.pipeline import fit_histogram
 
     paths = list(paths)
     if not paths:

@@ -1,7 +1,7 @@
 """Distance kernels for the k-means core: euclidean, manhattan and cosine.
 
 numpy only. Each metric is a small kernel object with the three operations a
-Lloyd iteration needs, so that :func:`quantize.kmeans.cluster` and
+Lloyd iteration needs, so that :func:`quantize.core.kmeans.cluster` and
 :class:`quantize.KMeans` run one loop whatever the metric:
 
 ``assign(centers, labels, cost)``
@@ -24,9 +24,9 @@ cosine     ``1 - cos(row, centre)``     normalised weighted sum of the unit
                                         cluster's weighted mean row length
 ========== ============================ ======================================
 
-The euclidean path of :func:`quantize.kmeans.cluster` does not go through
+The euclidean path of :func:`quantize.core.kmeans.cluster` does not go through
 this module; its kernel here reuses the core's own ``_assign`` and
-``_update``.
+``cluster_sums``.
 
 Cosine centres stay in data units: they point along the spherical k-means
 centroid and are as long as the cluster's rows are on average (for rows of
@@ -44,12 +44,15 @@ import warnings
 
 import numpy as np
 
-from . import kmeans as _km
-from .errors import QuantizeWarning
+from . import lloyd as _lloyd
+from . import search as _search
+from . import seeding as _seeding
+from ..errors import QuantizeWarning
 
-__all__ = ["METRICS", "check_metric", "nearest", "pairwise_distances"]
+__all__ = ["METRICS", "check_metric", "nearest", "pairwise_distances", "kernel_for", "greedy_seed",
+           "init_centers", "relocate_empty"]
 
-#: The metrics understood by :func:`quantize.kmeans.cluster`,
+#: The metrics understood by :func:`quantize.core.kmeans.cluster`,
 #: :class:`quantize.KMeans` and ``quantize image --metric``.
 METRICS = ("euclidean", "manhattan", "cosine")
 
@@ -107,7 +110,7 @@ class _Euclidean:
         rows = max(1, min(m, _CHUNK // max(k, 1)))
         if self._buf is None or self._buf.shape != (rows, k):
             self._buf = np.empty((rows, k), dtype=np.float64)
-        _km._assign(self.data, centers, self.x_sq, labels, cost, self._buf)
+        _search._assign(self.data, centers, self.x_sq, labels, cost, self._buf)
 
     def cost_to(self, points):
         # From differences, not the |x|² - 2x·c + |c|² expansion: a row equal
@@ -121,7 +124,7 @@ class _Euclidean:
         return out
 
     def update(self, weights, labels, k):
-        sums, counts = _km._update(self.data, weights, labels, k)
+        sums, counts = _lloyd.cluster_sums(self.data, weights, labels, k)
         centers = np.full_like(sums, np.nan)
         full = counts > 0
         centers[full] = sums[full] / counts[full, None]
@@ -236,7 +239,7 @@ class _Cosine:
 _KERNELS = {"euclidean": _Euclidean, "manhattan": _Manhattan, "cosine": _Cosine}
 
 
-def _kernel(metric, data, weights):
+def kernel_for(metric, data, weights):
     return _KERNELS[metric](data, weights)
 
 
@@ -284,7 +287,7 @@ def _weighted_medians(data, weights, labels, k):
 # Initialisation and empty clusters
 
 
-def _greedy_seed(kernel, k, rng, n_trials=None):
+def greedy_seed(kernel, k, rng, n_trials=None):
     """Greedy k-means++ seeding under the kernel's cost.
 
     Each new centre is the best of ``n_trials`` candidates drawn with
@@ -316,19 +319,19 @@ def _greedy_seed(kernel, k, rng, n_trials=None):
     return centers
 
 
-def _init_centers(kernel, init, k, rng):
+def init_centers(kernel, init, k, rng):
     """Initial centres by name ('kmeans++' / 'k-means++' or 'random').
 
     Returns None when the data has fewer than k distinct usable rows.
     """
     if init == "random":
-        return _km._random_init(kernel.seed_rows, kernel.seed_weights, k, rng)
+        return _seeding._random_init(kernel.seed_rows, kernel.seed_weights, k, rng)
     if kernel.name == "euclidean":
-        return _km._kmeanspp_init(kernel.data, kernel.seed_weights, k, rng)
-    return _greedy_seed(kernel, k, rng)
+        return _seeding._kmeanspp_init(kernel.data, kernel.seed_weights, k, rng)
+    return greedy_seed(kernel, k, rng)
 
 
-def _relocate(data, weights, cost, centers, empty_idx):
+def relocate_empty(data, weights, cost, centers, empty_idx):
     """Move empty clusters onto the rows of highest cost (ties: lowest index).
 
     Rows of weight 0 are never chosen; with more empty clusters than rows,
@@ -369,7 +372,7 @@ def _run_once(kernel, weights, centers, max_iter, eps, callback):
         new_centers, counts = kernel.update(weights, labels, k)
         empty = np.flatnonzero(~(counts > 0))
         if empty.size:
-            _relocate(data, kernel.seed_weights, cost, new_centers, empty)
+            relocate_empty(data, kernel.seed_weights, cost, new_centers, empty)
         diff = new_centers - centers
         shift_sq = float(np.max(np.einsum("ij,ij->i", diff, diff)))
         centers = new_centers
@@ -401,7 +404,7 @@ def _distinct_result(kernel, weights, k):
         # The mean length of each direction's rows, as for any cosine centre.
         centers, _ = kernel.update(weights, labels, distinct.shape[0])
         kernel.assign(centers, labels, cost)
-    return _km.KMeansResult(centers, labels, float(np.dot(weights, cost)), 0, True)
+    return _lloyd.KMeansResult(centers, labels, float(np.dot(weights, cost)), 0, True)
 
 
 def _cluster(data, weights, k, init, max_iter, eps, attempts, rng, callback, metric):
@@ -409,13 +412,13 @@ def _cluster(data, weights, k, init, max_iter, eps, attempts, rng, callback, met
 
     ``init`` is an init name or a (k, N) array of centres.
     """
-    kernel = _kernel(metric, data, weights)
+    kernel = kernel_for(metric, data, weights)
     if not (kernel.seed_weights > 0).any():
         raise ValueError(f"the {metric} metric needs at least one non-zero row of positive weight")
     best = None
     for _ in range(attempts):
         if isinstance(init, str):
-            centers = _init_centers(kernel, init, k, rng)
+            centers = init_centers(kernel, init, k, rng)
             if centers is None:
                 return _distinct_result(kernel, weights, k)
         else:
@@ -424,7 +427,7 @@ def _cluster(data, weights, k, init, max_iter, eps, attempts, rng, callback, met
             kernel, weights, centers, max_iter, eps, callback)
         inertia = float(np.dot(weights, cost))
         if best is None or inertia < best.inertia:
-            best = _km.KMeansResult(centers, labels, inertia, n_iter, converged)
+            best = _lloyd.KMeansResult(centers, labels, inertia, n_iter, converged)
     return best
 
 
@@ -465,8 +468,8 @@ def nearest(data, centers, metric: str = "euclidean"):
     array([0, 1])
     """
     check_metric(metric)
-    data, centers = _km._check_data_centers(data, centers)
-    kernel = _kernel(metric, data, np.ones(data.shape[0]))
+    data, centers = _search._check_data_centers(data, centers)
+    kernel = kernel_for(metric, data, np.ones(data.shape[0]))
     labels = np.empty(data.shape[0], dtype=np.intp)
     cost = np.empty(data.shape[0], dtype=np.float64)
     kernel.assign(centers, labels, cost)
@@ -503,5 +506,5 @@ def pairwise_distances(data, centers, metric: str = "euclidean"):
     array([[7.]])
     """
     check_metric(metric)
-    data, centers = _km._check_data_centers(data, centers)
-    return _kernel(metric, data, np.ones(data.shape[0])).pairwise(centers)
+    data, centers = _search._check_data_centers(data, centers)
+    return kernel_for(metric, data, np.ones(data.shape[0])).pairwise(centers)

@@ -6,7 +6,7 @@ mean over all channel values in 0-255 units; PSNR = 10·log10(255²/MSE)), and
 let :func:`search_k` find the fewest colours, up to ``k_max``, that reach it.
 
 The search is a bisection over k on one colour histogram (the image is
-counted once; each probe is one :func:`quantize.pipeline.fit_histogram`).
+counted once; each probe is one :func:`quantize.image.pipeline.fit_histogram`).
 Every probe uses the same options and seed, so the fit for a k is exactly
 what ``quantize image -k K`` gives, and is computed at most once.
 
@@ -28,8 +28,8 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from .errors import QualityError
-from .histogram import ColourHistogram, colour_histogram, lookup_labels, pixel_keys
+from ..errors import QualityError
+from ..core.histogram import ColourHistogram, colour_histogram, lookup_labels, pixel_keys
 from .pipeline import HistogramFit, QuantizeResult, fit_histogram, psnr_from_mse
 
 __all__ = ["QualityTarget", "TargetSearch", "search_k", "quantize_to_target"]
@@ -123,7 +123,7 @@ def search_k(hist: ColourHistogram, k_max: int, target: QualityTarget, *, max_it
         Largest k allowed (``--colors``).
     target : QualityTarget
     max_iter, eps, init, attempts, seed
-        As in :func:`quantize.pipeline.fit_histogram`; the same for every probe.
+        As in :func:`quantize.image.pipeline.fit_histogram`; the same for every probe.
 
     Returns
     -------
@@ -184,7 +184,7 @@ def quantize_to_target(pixels, k_max: int, target: QualityTarget, *, max_iter: i
     k_max : int
     target : QualityTarget
     max_iter, eps, init, attempts, seed
-        As in :func:`quantize.pipeline.quantize_image`.
+        As in :func:`quantize.image.pipeline.quantize_image`.
     source : str, optional
         The image's name, for the error message.
 

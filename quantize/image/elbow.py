@@ -1,7 +1,7 @@
 """Choosing k by the elbow method: a distortion sweep over k, and its knee.
 
 :func:`sweep` builds nothing itself: it takes one colour histogram and fits a
-codebook for each k with :func:`quantize.pipeline.fit_histogram`, so the
+codebook for each k with :func:`quantize.image.pipeline.fit_histogram`, so the
 image is read and counted once however many k are tried. Every number it
 reports for a k is the one ``quantize image -k K`` with the same options
 gives, except where that fit would have been worse than the previous k's (see
@@ -12,7 +12,7 @@ the chord from the first point of the curve to the last (the "largest
 distance to the chord" rule, the idea behind Kneedle, Satopää et al. 2011).
 
 Numpy only: neither Pillow nor click. The plot is drawn by
-:mod:`quantize.plot`.
+:mod:`quantize.io.plot`.
 
 Monotone by construction
 ------------------------
@@ -36,7 +36,7 @@ from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
-from .histogram import ColourHistogram
+from ..core.histogram import ColourHistogram
 from .pipeline import HistogramFit, fit_histogram, nearest_codes, psnr_from_mse
 
 __all__ = ["ElbowPoint", "ElbowResult", "sweep", "knee", "parse_k_spec", "KNEE_METHOD"]
@@ -273,7 +273,7 @@ def sweep(hist: ColourHistogram, ks: Sequence[int], *, max_iter: int = 100, eps:
     ks : sequence of int
         The k to try (sorted and deduplicated here), each at least 1.
     max_iter, eps, init, attempts, seed
-        As in :func:`quantize.pipeline.fit_histogram`. Every k is fitted with
+        As in :func:`quantize.image.pipeline.fit_histogram`. Every k is fitted with
         the same seed, so each point is what ``quantize image -k K --seed S``
         gives (unless flagged ``warm_start``).
     callback : callable, optional
@@ -292,7 +292,7 @@ def sweep(hist: ColourHistogram, ks: Sequence[int], *, max_iter: int = 100, eps:
 
     Examples
     --------
-    >>> from quantize.histogram import colour_histogram
+    >>> from quantize.core.histogram import colour_histogram
     >>> h = colour_histogram(np.array([0, 0, 0, 10, 10, 200, 255], dtype=np.uint32))
     >>> r = sweep(h, [1, 2, 3, 4])
     >>> [p.codes for p in r.points], r.points[-1].mse

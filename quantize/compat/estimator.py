@@ -13,7 +13,7 @@ update unless the labels had already settled. From a given ``init`` array
 with ``n_init=1`` the results agree with scikit-learn's to rounding.
 
 Beyond scikit-learn, ``metric`` chooses the distance ('euclidean',
-'manhattan' or 'cosine'; see :mod:`quantize.metrics`).
+'manhattan' or 'cosine'; see :mod:`quantize.core.metrics`).
 
 numpy only; scikit-learn is never imported.
 """
@@ -25,9 +25,9 @@ import warnings
 
 import numpy as np
 
-from . import kmeans as _km
-from . import metrics as _metrics
-from .errors import QuantizeWarning
+from ..core import kmeans as _km
+from ..core import metrics as _metrics
+from ..errors import QuantizeWarning
 
 __all__ = ["KMeans", "NotFittedError"]
 
@@ -255,7 +255,7 @@ or callable, default='k-means++'
             n_init = 1
         rng = _generator(self.random_state)
         tol = _tolerance(X, self.tol)
-        kernel = _metrics._kernel(metric, X, weights)
+        kernel = _metrics.kernel_for(metric, X, weights)
         if not (kernel.seed_weights > 0).any():
             raise ValueError(f"the {metric} metric needs at least one non-zero sample "
                              "of positive weight")
@@ -307,7 +307,7 @@ or callable, default='k-means++'
             centers = np.array(init(X, k, rng), dtype=np.float64)
             _check_centers_shape(centers, k, X.shape[1])
             return centers
-        centers = _metrics._init_centers(kernel, init, k, rng)
+        centers = _metrics.init_centers(kernel, init, k, rng)
         if centers is None:
             # Fewer distinct samples than clusters: every distinct one, then
             # repeats; the surplus clusters end up empty or duplicated.
@@ -506,7 +506,7 @@ def _lloyd(kernel, X, weights, centers, max_iter, tol, verbose):
             new_centers, counts = kernel.update(weights, labels, k)
             empty = np.flatnonzero(~(counts > 0))
             if empty.size:
-                _metrics._relocate(X, kernel.seed_weights, cost, new_centers, empty)
+                _metrics.relocate_empty(X, kernel.seed_weights, cost, new_centers, empty)
         diff = new_centers - centers
         shift = float(np.einsum("ij,ij->", diff, diff))
         centers = new_centers
@@ -534,7 +534,7 @@ def _euclidean_update(X, weights, labels, centers):
     sits on its centre, empty clusters keep their centre.
     """
     k = centers.shape[0]
-    sums, counts = _km._update(X, weights, labels, k)
+    sums, counts = _km.cluster_sums(X, weights, labels, k)
     empty = np.flatnonzero(counts == 0)
     if empty.size:
         diff = X - centers[labels]

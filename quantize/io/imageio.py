@@ -21,7 +21,7 @@ from contextlib import contextmanager
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from .errors import (BadImageError, InputMissingError, OutputError, QuantizeError,
+from ..errors import (BadImageError, InputMissingError, OutputError, QuantizeError,
                      QuantizeWarning, WriteError)
 
 __all__ = [
@@ -584,7 +584,7 @@ def encode_rgb(pixels, fmt: str, *, path=None, optimize: bool = False) -> bytes:
     """
     pixels = np.asarray(pixels, dtype=np.uint8)
     if pixels.ndim == 3 and pixels.shape[2] == 4 and fmt not in ALPHA_FORMATS:
-        from .transparency import flatten
+        from ..image.transparency import flatten
 
         warnings.warn(f"{fmt} has no alpha channel: transparent areas are flattened onto white "
                       "(choose the colour with --background, or write PNG, WebP or TIFF)",

@@ -1,0 +1,2 @@
+"""Files: Pillow decoding and encoding, atomic writes, codebook formats, plots.
+"""

@@ -1,0 +1,2 @@
+"""Runners above the image job: batches of files, locally or on Dask.
+"""
