@@ -38,8 +38,8 @@ def _timed(cmd) -> float:
 
 
 def _library_loop(files, out: Path, k: int) -> float:
-    from quantize.imageio import encode_palette_png, load_rgb, write_bytes
-    from quantize.pipeline import quantize_image
+    from quantize.io.imageio import encode_palette_png, load_rgb, write_bytes
+    from quantize.image.pipeline import quantize_image
 
     start = time.perf_counter()
     for path in files:

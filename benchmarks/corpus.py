@@ -876,7 +876,7 @@ def mean_delta_e_ok(original: np.ndarray, output: np.ndarray, chunk_rows: int = 
     float
         About 2 is a just-noticeable difference.
     """
-    from quantize import colorspace as cs
+    from quantize.core import colorspace as cs
 
     total = 0.0
     for r0 in range(0, original.shape[0], chunk_rows):

@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="quantize-dask-bench-") as tmp:
         tmp = Path(tmp)
         src, src_few, few = image_sets(tmp, opts.images)
-        from quantize.distributed import FILES_PER_TASK_ENV, _files_per_task, worker_env
+        from quantize.run.distributed import FILES_PER_TASK_ENV, _files_per_task, worker_env
 
         # The chunking of the full batch, for the shorter run too.
         os.environ[FILES_PER_TASK_ENV] = str(_files_per_task(opts.images, 2))

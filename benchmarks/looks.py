@@ -15,7 +15,7 @@ For every sample photo at k = 16 and k = 256:
 
 On the generated 12 MP image: the seconds that ``--dither floyd-steinberg``
 (Pillow's C implementation) and ``--dither ordered`` (numpy Bayer 8×8) add,
-i.e. :func:`quantize.dither.dither_result` from a fitted result (codes,
+i.e. :func:`quantize.image.dither.dither_result` from a fitted result (codes,
 recount, inertia), best of the harness's repeats, at k = 16 and 256; and, for
 comparison, this package's numpy Floyd–Steinberg once at k = 16.
 
@@ -69,7 +69,7 @@ class DitherTiming:
 
 def errors(original: np.ndarray, output: np.ndarray):
     """(mean ΔE_OK ×100, mean CIEDE2000, PSNR) of output against original, per pixel."""
-    from quantize import colorspace as cs
+    from quantize.core import colorspace as cs
 
     a = original.reshape(-1, 3)
     b = output.reshape(-1, 3)
@@ -82,8 +82,8 @@ def errors(original: np.ndarray, output: np.ndarray):
 
 def measure_photo(img, k, tmpdir: Path, pngquant: str | None, pngquant_args) -> list:
     """The rows of one photo at one k: quantize sRGB, quantize Oklab, pngquant."""
-    from quantize.imageio import encode_palette_png
-    from quantize.pipeline import quantize_image
+    from quantize.io.imageio import encode_palette_png
+    from quantize.image.pipeline import quantize_image
 
     rows = []
     for space in ("srgb", "oklab"):
@@ -116,9 +116,9 @@ def measure_photo(img, k, tmpdir: Path, pngquant: str | None, pngquant_args) -> 
 
 def measure_dither(img, ks=LOOKS_K, repeats: int = 3, numpy_fs: bool = True) -> list:
     """Seconds that each dither method adds on ``img`` (the 12 MP image)."""
-    from quantize.dither import dither_result, floyd_steinberg
-    from quantize.imageio import floyd_steinberg_pillow
-    from quantize.pipeline import quantize_image
+    from quantize.image.dither import dither_result, floyd_steinberg
+    from quantize.io.imageio import floyd_steinberg_pillow
+    from quantize.image.pipeline import quantize_image
 
     out = []
     for k in ks:

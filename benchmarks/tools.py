@@ -184,7 +184,7 @@ def decode_rgb(path) -> np.ndarray:
 
 def run_pipeline(img, k, ctx: Context) -> ToolOutput:
     """quantize's pipeline on the pixel array, in this process."""
-    from quantize.pipeline import quantize_image
+    from quantize.image.pipeline import quantize_image
 
     def once():
         start = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Draw the before/after pictures of the README's "Better-looking results" section.
+"""Draw the before/after pictures of docs/looks.md (colour spaces and dithering).
 
     python docs/make_looks.py        # writes docs/looks-dither.png, docs/looks-oklab.png
 
@@ -17,10 +17,10 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from quantize import colorspace as cs  # noqa: E402
-from quantize.dither import dither_result  # noqa: E402
-from quantize.imageio import floyd_steinberg_pillow, load_rgb  # noqa: E402
-from quantize.pipeline import quantize_image  # noqa: E402
+from quantize.core import colorspace as cs  # noqa: E402
+from quantize.image.dither import dither_result  # noqa: E402
+from quantize.io.imageio import floyd_steinberg_pillow, load_rgb  # noqa: E402
+from quantize.image.pipeline import quantize_image  # noqa: E402
 
 CAPTION = 30
 
