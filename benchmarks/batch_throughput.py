@@ -5,7 +5,7 @@ runs it after the tool comparison)::
 
     python -m benchmarks.batch_throughput [--images 100] [--repeats 5] [-k 16]
 
-Issue 5's targets: ``--jobs 2`` gives at least 1.6× the throughput of
+Targets: ``--jobs 2`` gives at least 1.6× the throughput of
 ``--jobs 1`` on 100 small images, and batch adds at most 20% per image over
 the single-image library call (load, quantize_image, encode, atomic write),
 done here in one process on the same files.

@@ -20,7 +20,7 @@ image: each backend also runs on the first third of the images, and the
 time per image is (T(all) - T(third)) / (images left), so the fixed costs
 cancel. Both Dask runs send as many files per task as the full batch does
 (``QUANTIZE_DASK_FILES_PER_TASK``), so the per-task cost is counted per
-image, not cancelled. The issue's target, an overhead per image under 25%,
+image, not cancelled. The target, an overhead per image under 25%,
 is the second ratio below 1.25. Needs the extra ``quantize[dask]``.
 """
 

@@ -1,4 +1,4 @@
-"""Issue 7's measures: perceptual error, PSNR and file size against pngquant,
+"""The looks measures: perceptual error, PSNR and file size against pngquant,
 and the time to dither a 12 MP image.
 
 For every sample photo at k = 16 and k = 256:
@@ -19,7 +19,7 @@ i.e. :func:`quantize.image.dither.dither_result` from a fitted result (codes,
 recount, inertia), best of the harness's repeats, at k = 16 and 256; and, for
 comparison, this package's numpy Floyd–Steinberg once at k = 16.
 
-Targets (issue 7): at k = 256 Oklab's mean ΔE_OK is at most pngquant's on
+Targets: at k = 256 Oklab's mean ΔE_OK is at most pngquant's on
 every photo; without dithering the palette PNG (the default output, sRGB) is
 at most 1.05× pngquant's bytes on every photo at both k (Oklab's worst ratio
 is shown beside it); a 12 MP image dithers in at most 1.5 s.
@@ -45,7 +45,7 @@ SIZE_RATIO_LIMIT = 1.05
 
 @dataclass
 class LookRow:
-    """One (photo, k, tool) measurement of issue 7."""
+    """One (photo, k, tool) measurement of the looks section."""
 
     image: str
     k: int
@@ -243,7 +243,7 @@ def targets(rows, timings) -> list:
 
 def render(rows, timings) -> str:
     """The Markdown section appended to RESULTS.md."""
-    out = ["## Perceptual error and file size (issue 7)", "",
+    out = ["## Perceptual error and file size", "",
            "Each photo at k = 16 and 256: quantize's pipeline in sRGB and in Oklab "
            "(`quantize_image(pixels, k, color_space=...)`, no dithering) and pngquant "
            "(`--speed 4 --nofs K`). ΔE_OK: Euclidean distance in Oklab ×100 (about 2 is "
@@ -257,14 +257,14 @@ def render(rows, timings) -> str:
         out += ["Dithering the 12 MP image: the seconds `dither_result` takes from a fitted "
                 "result (the codes, then counts and inertia again), best of the repeats.", "",
                 dither_table(timings), ""]
-    out += ["Targets of issue 7:", "", "```"]
+    out += ["Targets of the looks section:", "", "```"]
     out += [t.line() for t in targets(rows, timings)]
     out += ["```", ""]
     return "\n".join(out)
 
 
 def run(photo_names, *, large: bool, ctx, log) -> tuple:
-    """All of issue 7's measurements: (rows, dither timings). Never raises."""
+    """All of the looks measurements: (rows, dither timings). Never raises."""
     from benchmarks import images as bimages
     from benchmarks import tools
 

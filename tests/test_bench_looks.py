@@ -1,4 +1,4 @@
-"""Smoke test of issue 7's bench section (benchmarks/looks.py): measures, tables
+"""Smoke test of the bench's looks section (benchmarks/looks.py): measures, tables
 and targets on a tiny image and made-up rows. No timing is asserted."""
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def test_targets_and_render():
     status = [t.passed for t in looks.targets(rows, timings)]
     assert status == [False, False, True]
     text = looks.render(rows, timings)
-    assert "Targets of issue 7" in text and "| a.png | 16 | quantize oklab |" in text
+    assert "Targets of the looks section" in text and "| a.png | 16 | quantize oklab |" in text
     assert [t.passed for t in looks.targets([], [])] == [None, None, None]
 
 
@@ -83,4 +83,4 @@ def test_run_quick_looks_only(tmp_path):
     assert run.main(["--looks-only", "--no-large", "--images", "flower.jpg",
                      "--results", str(out)]) == 0
     text = out.read_text()
-    assert "Perceptual error and file size (issue 7)" in text
+    assert "Perceptual error and file size" in text

@@ -1,4 +1,4 @@
-"""`quantize batch` and `palette` on Dask (issue 9), against a real LocalCluster.
+"""`quantize batch` and `palette` on Dask, against a real LocalCluster.
 
 The cluster has 2 worker *processes* (one thread each) on 127.0.0.1, started
 once for the module; the CLI reaches it by its tcp:// address, as it would a

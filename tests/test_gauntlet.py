@@ -1,4 +1,4 @@
-"""Bad input, faults and hostile files (issue 6): nothing is lost.
+"""Bad input, faults and hostile files: nothing is lost.
 
 Every failure case asserts the documented exit code, one line on stderr that
 names the file, no traceback, and no output or temporary file left behind

@@ -510,7 +510,7 @@ def _dithered(result, pixels, dither, *, sort="frequency"):
 
 
 def _look_record(*, sort=None, dither="none", background=None) -> dict:
-    """The options of issue 7 worth recording in a codebook file, when not the defaults."""
+    """The look options (colour space, sort, dither, background) worth recording in a codebook file, when not the defaults."""
     out = {}
     if sort not in (None, "frequency"):
         out["sort"] = sort

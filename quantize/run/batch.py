@@ -131,7 +131,7 @@ class BatchSettings:
                "color_space": self.color_space, "write_codebooks": self.write_codebooks}
         if self.frame is not None:
             rec["frame"] = self.frame
-        # Issue 7's options, recorded only when not the defaults (so that the
+        # The look options (colour space, sort, dither, background), recorded only when not the defaults (so that the
         # outputs of earlier runs stay up to date).
         if self.dither != "none":
             rec["dither"] = self.dither
