@@ -38,7 +38,9 @@ def _timed(cmd) -> float:
 
 
 def _library_loop(files, out: Path, k: int) -> float:
-    from quantize.io.imageio import encode_palette_png, load_rgb, write_bytes
+    from quantize.io.decode import load_rgb
+    from quantize.io.encode import encode_palette_png
+    from quantize.io.files import write_bytes
     from quantize.image.pipeline import quantize_image
 
     start = time.perf_counter()

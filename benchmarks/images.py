@@ -89,7 +89,7 @@ def load_rgb(path) -> np.ndarray:
     """Decode an image file into an (H, W, 3) uint8 array, as the CLI does.
 
     The EXIF orientation is applied and any mode is converted to RGB (the
-    same steps as ``quantize.io.imageio.load_rgb``). Pillow's decompression-bomb
+    same steps as ``quantize.io.decode.load_rgb``). Pillow's decompression-bomb
     limit is lifted: the 100 MP image is over it on purpose.
     """
     with warnings.catch_warnings():

@@ -82,7 +82,7 @@ def errors(original: np.ndarray, output: np.ndarray):
 
 def measure_photo(img, k, tmpdir: Path, pngquant: str | None, pngquant_args) -> list:
     """The rows of one photo at one k: quantize sRGB, quantize Oklab, pngquant."""
-    from quantize.io.imageio import encode_palette_png
+    from quantize.io.encode import encode_palette_png
     from quantize.image.pipeline import quantize_image
 
     rows = []
@@ -117,7 +117,7 @@ def measure_photo(img, k, tmpdir: Path, pngquant: str | None, pngquant_args) -> 
 def measure_dither(img, ks=LOOKS_K, repeats: int = 3, numpy_fs: bool = True) -> list:
     """Seconds that each dither method adds on ``img`` (the 12 MP image)."""
     from quantize.image.dither import dither_result, floyd_steinberg
-    from quantize.io.imageio import floyd_steinberg_pillow
+    from quantize.io.encode import floyd_steinberg_pillow
     from quantize.image.pipeline import quantize_image
 
     out = []

@@ -19,7 +19,8 @@ sys.path.insert(0, str(ROOT))
 
 from quantize.core import colorspace as cs  # noqa: E402
 from quantize.image.dither import dither_result  # noqa: E402
-from quantize.io.imageio import floyd_steinberg_pillow, load_rgb  # noqa: E402
+from quantize.io.decode import load_rgb
+from quantize.io.encode import floyd_steinberg_pillow  # noqa: E402
 from quantize.image.pipeline import quantize_image  # noqa: E402
 
 CAPTION = 30

@@ -11,7 +11,7 @@ from PIL import Image
 
 from quantize.image import dither
 from quantize.cli.commands import cli
-from quantize.io.imageio import floyd_steinberg_pillow
+from quantize.io.encode import floyd_steinberg_pillow
 from quantize.image.pipeline import apply_codebook, quantize_image
 
 IMPLEMENTATIONS = {

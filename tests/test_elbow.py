@@ -165,10 +165,10 @@ def small_png(write_png, chelsea_small):
 
 def test_elbow_builds_the_histogram_once(run, small_png, monkeypatch):
     import quantize.core.histogram
-    import quantize.io.imageio
+    import quantize.io.decode
 
     calls = {"hist": 0, "load": 0}
-    real_hist, real_load = quantize.core.histogram.colour_histogram, quantize.io.imageio.load_rgb
+    real_hist, real_load = quantize.core.histogram.colour_histogram, quantize.io.decode.load_rgb
 
     def counting_hist(*a, **kw):
         calls["hist"] += 1
@@ -179,7 +179,7 @@ def test_elbow_builds_the_histogram_once(run, small_png, monkeypatch):
         return real_load(*a, **kw)
 
     monkeypatch.setattr(quantize.core.histogram, "colour_histogram", counting_hist)
-    monkeypatch.setattr(quantize.io.imageio, "load_rgb", counting_load)
+    monkeypatch.setattr(quantize.io.decode, "load_rgb", counting_load)
     r = run("elbow", small_png, "--k", "2..12", "--json")
     assert r.exit_code == 0, r.output
     assert calls == {"hist": 1, "load": 1}

@@ -20,9 +20,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageFile
 
-import quantize.io.imageio
+import quantize.io.decode
+import quantize.io.files
 from quantize.errors import BadImageError
-from quantize.io.imageio import DEFAULT_MAX_PIXELS, READ_FORMATS, load_rgb
+from quantize.io.decode import DEFAULT_MAX_PIXELS, READ_FORMATS, load_rgb
 
 from hostile import (assert_clean_failure, assert_success, bmp_with_header, encode, few_colours,
                      gif_with_header, invoke, listing, png_with_header, ppm_with_header, psd_file,
@@ -274,8 +275,8 @@ def test_damaged_input_leaves_existing_targets_untouched(src, out):
 
 def test_nothing_is_written_before_the_image_is_decoded(src, out, monkeypatch):
     calls = []
-    real_write_all = quantize.io.imageio.write_all
-    monkeypatch.setattr(quantize.io.imageio, "write_all",
+    real_write_all = quantize.io.files.write_all
+    monkeypatch.setattr(quantize.io.files, "write_all",
                         lambda outputs: calls.append(outputs) or real_write_all(outputs))
     path = src / "cut.jpg"
     path.write_bytes(_sample_bytes("JPEG")[:-200])
@@ -497,7 +498,7 @@ def test_pa_mode_is_normalised():
     # Pillow writes no file format with PA, so test the mode conversion itself.
     p_im, p_rgb = _palette_image()
     pa = p_im.convert("PA")
-    normal = quantize.io.imageio._normalise(pa, None, "pa")
+    normal = quantize.io.decode._normalise(pa, None, "pa")
     assert normal.mode == "RGBA"
     np.testing.assert_array_equal(np.asarray(normal.convert("RGB")), p_rgb)
 
@@ -626,7 +627,7 @@ def test_srgb_profile_keeps_exact_values(src, out):
 
 
 def test_icc_profile_without_imagecms_is_a_warning(src, out, monkeypatch):
-    monkeypatch.setattr(quantize.io.imageio, "_imagecms", lambda: None)
+    monkeypatch.setattr(quantize.io.decode, "_imagecms", lambda: None)
     path = src / "swapped.png"
     Image.new("RGB", (8, 8), (255, 0, 0)).save(path, icc_profile=swapped_srgb_profile())
     r = invoke("image", path, "-o", out / "o.png", "-k", "2")
@@ -795,8 +796,8 @@ def test_device_and_fifo_outputs_are_written_in_place(small_png, out):
     # on /dev/null without writing to it.
     import threading
 
-    assert quantize.io.imageio._output_target("/dev/null") == ("stream", "/dev/null")
-    assert quantize.io.imageio._output_target(str(out / "new.png")) == ("file", str(out / "new.png"))
+    assert quantize.io.files._output_target("/dev/null") == ("stream", "/dev/null")
+    assert quantize.io.files._output_target(str(out / "new.png")) == ("file", str(out / "new.png"))
     fifo = out / "pipe.png"
     os.mkfifo(fifo)
     received = []
@@ -852,7 +853,7 @@ def _failing_fdopen(monkeypatch, *, fail_on=1, exception=None):
             return Interrupting(f, 0)
         return _FullDisk(f, 100)
 
-    monkeypatch.setattr(quantize.io.imageio.os, "fdopen", fdopen)
+    monkeypatch.setattr(quantize.io.files.os, "fdopen", fdopen)
 
 
 @pytest.mark.parametrize("fail_on", [1, 2], ids=["image", "codebook"])
@@ -909,7 +910,7 @@ def test_interrupt_during_write_exits_130_and_leaves_nothing(small_png, out, mon
 
 SLOW_WRITE = """
 import os, sys, time
-import quantize.io.imageio as io_
+import quantize.io.files as io_
 ready = sys.argv[1]
 real = os.fsync
 def slow_fsync(fd):
@@ -1060,7 +1061,7 @@ def test_unreadable_file_mapping_without_root(small_png, out, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(quantize.io.imageio, "open", denied, raising=False)
+    monkeypatch.setattr(quantize.io.decode, "open", denied, raising=False)
     r = run_image(small_png, out)
     assert_clean_failure(r, 66, "small.png", folder=out)
     assert "permission denied" in r.stderr

@@ -17,7 +17,8 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image
 
 from quantize.errors import QuantizeWarning
-from quantize.io.imageio import encode_palette_png, encode_rgb, load_rgb
+from quantize.io.decode import load_rgb
+from quantize.io.encode import encode_palette_png, encode_rgb
 from quantize.core.kmeans import cluster
 from quantize.image.pipeline import quantize_image
 

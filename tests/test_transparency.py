@@ -14,7 +14,7 @@ from PIL import Image
 
 from quantize.cli.commands import cli
 from quantize.errors import QuantizeWarning
-from quantize.io.imageio import load_rgba
+from quantize.io.decode import load_rgba
 from quantize.image.pipeline import apply_codebook, pixel_inertia, quantize_image
 from quantize.image.transparency import alpha_kind, flatten, premultiplied, quantize_rgba
 
@@ -261,7 +261,7 @@ def test_quality_target_needs_an_opaque_image(tmp_path):
 
 
 def test_encode_rgb_warning_is_a_quantize_warning():
-    from quantize.io.imageio import encode_rgb
+    from quantize.io.encode import encode_rgb
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -26,7 +26,7 @@ EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(
 
 DEFAULTS = {"colors": 16, "max_iter": 100, "eps": 0.25, "init": "kmeans++", "attempts": 1, "seed": 0}
 
-#: Default of --max-pixels, equal to quantize.io.imageio.DEFAULT_MAX_PIXELS (2**28,
+#: Default of --max-pixels, equal to quantize.io.decode.DEFAULT_MAX_PIXELS (2**28,
 #: 16384 x 16384); repeated here so that --help imports neither numpy nor Pillow.
 MAX_PIXELS_DEFAULT = 1 << 28
 
@@ -369,7 +369,8 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
         raise click.BadParameter(f"palette mode holds at most 256 colours, got {colors}; "
                                  "use --mode reconstruct for more", param_hint="'-k' / '--colors'")
     _refuse_terminals(inputs=[input_path], output=output_path)
-    from ..io.imageio import check_not_input, format_for_path
+    from ..io.encode import format_for_path
+    from ..io.files import check_not_input
     if mode == "palette":
         fmt = "PNG"
         if output_path != "-" and format_for_path(output_path, default="PNG") != "PNG":
@@ -410,7 +411,9 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
                                  param_hint="'--codebook'")
 
     from ..io.codebook import encode_codebook
-    from ..io.imageio import encode_palette_png, encode_rgb, load_rgba, write_all
+    from ..io.decode import load_rgba
+    from ..io.encode import encode_palette_png, encode_rgb
+    from ..io.files import write_all
     from ..image.pipeline import quantize_image
     from ..image.transparency import prepare
 
@@ -504,7 +507,7 @@ def _dithered(result, pixels, dither, *, sort="frequency"):
     if dither == "none":
         return result
     from ..image.dither import dither_result
-    from ..io.imageio import floyd_steinberg_pillow
+    from ..io.encode import floyd_steinberg_pillow
 
     return dither_result(result, pixels, dither, floyd=floyd_steinberg_pillow, sort=sort)
 
@@ -593,7 +596,7 @@ def _check_palette_format(mode, out_format, output_path=None) -> None:
                                  "use --mode reconstruct for other formats",
                                  param_hint="'--format'")
     if output_path not in (None, "-"):
-        from ..io.imageio import format_for_path
+        from ..io.encode import format_for_path
         if format_for_path(output_path, default="PNG") != "PNG":
             raise click.BadParameter(f"palette mode writes PNG, not {output_path!r}; "
                                      "use --mode reconstruct for other formats",
@@ -732,7 +735,7 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
     if not items and not quiet:
         click.echo("quantize: warning: no input images found", err=True)
     if report_path is not None:
-        from ..io.imageio import check_not_input
+        from ..io.files import check_not_input
 
         check_not_input(report_path, [item.input for item in items])
 
@@ -867,7 +870,7 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
 
     from ..run.batch import collect_inputs, fit_shared_codebook
     from ..errors import InputMissingError
-    from ..io.imageio import check_not_input, write_all
+    from ..io.files import check_not_input, write_all
 
     paths = []
     for path, _rel, error in collect_inputs([i for i in inputs if i != "-"], recursive=recursive,
@@ -965,7 +968,8 @@ def apply_command(input_path, codebook_path, output_path, mode, out_format, as_j
         raise click.UsageError("the image and the codebook cannot both come from standard input")
     _refuse_terminals(inputs=[input_path, codebook_path], output=output_path)
     _check_palette_format(mode, out_format, output_path)
-    from ..io.imageio import check_not_input, format_for_path
+    from ..io.encode import format_for_path
+    from ..io.files import check_not_input
 
     if mode == "palette":
         fmt = "PNG"
@@ -981,7 +985,9 @@ def apply_command(input_path, codebook_path, output_path, mode, out_format, as_j
     check_not_input(output_path, [input_path, codebook_path])
 
     from ..io.codebook import load_codebook
-    from ..io.imageio import encode_palette_png, encode_rgb, load_rgba, write_bytes
+    from ..io.decode import load_rgba
+    from ..io.encode import encode_palette_png, encode_rgb
+    from ..io.files import write_bytes
     from ..image.pipeline import apply_codebook
     from ..image.transparency import prepare
 
@@ -1073,13 +1079,14 @@ def elbow(input_path, ks, max_iter, eps, init, attempts, seed, plot_path, as_jso
         raise click.UsageError("'-' reads an image from standard input, which is a terminal; "
                                "redirect it or give a file")
     if plot_path is not None:
-        from ..io.imageio import check_not_input
+        from ..io.files import check_not_input
 
         check_not_input(plot_path, [input_path])
 
     from ..image.elbow import KNEE_METHOD, sweep
     from ..core.histogram import colour_histogram, pixel_keys
-    from ..io.imageio import load_rgb, write_bytes
+    from ..io.decode import load_rgb
+    from ..io.files import write_bytes
 
     def progress(point) -> None:
         if verbose:

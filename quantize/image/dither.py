@@ -13,7 +13,7 @@ numpy only. Two methods:
     unvisited neighbours (7/16 right, 3/16 down-left, 5/16 down, 1/16
     down-right). :func:`floyd_steinberg` is this module's numpy version;
     the command line uses Pillow's C implementation instead
-    (:func:`quantize.io.imageio.floyd_steinberg_pillow`), which measured ~20×
+    (:func:`quantize.io.encode.floyd_steinberg_pillow`), which measured ~20×
     faster with the same mean error (see ``benchmarks``).
 
 Both return codes, so the output holds only codebook colours. Both work in

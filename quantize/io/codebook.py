@@ -4,7 +4,7 @@ Formats by extension (:data:`CODEBOOK_FORMATS`): ``.json`` (the schema
 below), ``.gpl`` (GIMP palette), ``.act`` (Adobe Color Table), ``.csv``,
 ``.txt`` (one ``#rrggbb`` a line) and ``.npy``. This module turns codebooks
 into bytes and bytes into codebooks; the caller writes them atomically
-(:func:`quantize.io.imageio.write_bytes`). It imports neither Pillow nor click.
+(:func:`quantize.io.files.write_bytes`). It imports neither Pillow nor click.
 
 Schema (version 1), documented in the README::
 

@@ -1,7 +1,7 @@
 """Pictures of numbers: the elbow plot and the palette swatch, drawn with Pillow.
 
-The second module that imports Pillow (after :mod:`quantize.io.imageio`, which
-loads and saves images): it only draws, with ``PIL.ImageDraw`` and Pillow's
+Of the io layer's modules that import Pillow (with :mod:`.decode` and
+:mod:`.encode`, which read and write images), this one only draws, with ``PIL.ImageDraw`` and Pillow's
 default font, and returns PNG bytes for the caller to write atomically. No
 matplotlib. The numbers come from :mod:`quantize.image.elbow` and the pipeline;
 nothing here computes them.

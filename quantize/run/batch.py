@@ -314,7 +314,7 @@ def collect_inputs(sources, *, recursive: bool = False, patterns=(), exclude=())
         def wanted(name, rel):
             return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(rel, p) for p in patterns)
     else:
-        from ..io.imageio import readable_extensions
+        from ..io.decode import readable_extensions
 
         extensions = readable_extensions()
 
@@ -377,7 +377,7 @@ def output_name(rel: str, settings: BatchSettings) -> str:
     >>> output_name("b.gif", BatchSettings(mode="reconstruct"))
     'b.png'
     """
-    from ..io.imageio import OUTPUT_FORMATS
+    from ..io.encode import OUTPUT_FORMATS
 
     stem, ext = os.path.splitext(rel)
     if settings.mode == "palette":
@@ -534,7 +534,7 @@ class _Manifest:
                     return
         except OSError:
             pass
-        from ..io.imageio import write_bytes
+        from ..io.files import write_bytes
 
         try:
             write_bytes(self.path, data)
@@ -566,7 +566,7 @@ def _on_sigterm(signum, frame):
 def _import_work_modules() -> None:
     """Import what a file's work needs, once per process."""
     from ..image import pipeline  # noqa: F401
-    from ..io import codebook, imageio  # noqa: F401
+    from ..io import codebook, decode, encode, files  # noqa: F401
 
 
 def _init_worker(settings: BatchSettings, threads: int) -> None:
@@ -604,8 +604,9 @@ def _process_file(settings: BatchSettings, input_path, output_path, codebook_out
     other exception is an internal error (70). KeyboardInterrupt propagates.
     """
     from ..io.codebook import codebook_to_dict, dumps_codebook
-    from ..io.imageio import (encode_palette_png, encode_rgb, floyd_steinberg_pillow, format_for_path,
-                          load_rgba, write_all)
+    from ..io.decode import load_rgba
+    from ..io.encode import encode_palette_png, encode_rgb, floyd_steinberg_pillow, format_for_path
+    from ..io.files import write_all
     from ..image.pipeline import apply_codebook, quantize_image
     from ..image.transparency import prepare
 
@@ -903,7 +904,7 @@ def _failed(item: BatchItem, error: QuantizeError) -> FileResult:
 
 
 def _write_report(path, results) -> None:
-    from ..io.imageio import write_bytes
+    from ..io.files import write_bytes
 
     lines = "".join(json.dumps(r.to_json()) + "\n" for r in results)
     write_bytes(path, lines.encode("utf-8"))
@@ -1061,7 +1062,7 @@ def fit_shared_codebook(paths, k: int, *, max_iter: int = 100, eps: float = 0.25
     callback : callable(path) or None
         Called after each image is read.
     max_pixels, frame
-        As in :func:`quantize.io.imageio.load_rgb`.
+        As in :func:`quantize.io.decode.load_rgb`.
     color_space, sort
         As in :func:`quantize.image.pipeline.fit_histogram`.
     background : (r, g, b) or None
@@ -1080,7 +1081,7 @@ def fit_shared_codebook(paths, k: int, *, max_iter: int = 100, eps: float = 0.25
         On the first input that cannot be read or decoded (66, 65).
     """
     from ..core.histogram import colour_histogram, merge_histograms, pixel_keys
-    from ..io.imageio import load_rgba
+    from ..io.decode import load_rgba
     from ..image.pipeline import fit_histogram
     from ..image.transparency import prepare, visible_rgb
 

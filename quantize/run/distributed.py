@@ -313,7 +313,7 @@ def _histogram_task(path: str, max_pixels: int, frame, cwd) -> dict:
     client can raise the first one in input order, as the local command does.
     """
     from ..core.histogram import colour_histogram, pixel_keys
-    from ..io.imageio import load_rgb
+    from ..io.decode import load_rgb
 
     [full] = _absolute([path], cwd)
     try:

@@ -1,0 +1,231 @@
+"""Encoding images: palette PNGs written by hand, other formats through Pillow."""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+
+import numpy as np
+from PIL import Image
+
+from ..errors import OutputError, QuantizeWarning
+
+__all__ = ["encode_palette_png", "encode_rgb", "floyd_steinberg_pillow", "format_for_path",
+           "png_bit_depth", "ALPHA_FORMATS", "OUTPUT_FORMATS"]
+
+#: Output formats for reconstructed images, by file extension.
+OUTPUT_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+}
+
+
+def format_for_path(path, default=None) -> str:
+    """The Pillow format name for an output path's extension.
+
+    Raises
+    ------
+    ValueError
+        When the extension names no supported output format.
+    """
+    ext = os.path.splitext(str(path))[1].lower()
+    if ext in OUTPUT_FORMATS:
+        return OUTPUT_FORMATS[ext]
+    if default is not None:
+        return default
+    known = ", ".join(sorted(OUTPUT_FORMATS))
+    raise ValueError(f"cannot tell the output format from {str(path)!r}; use one of {known}")
+
+
+#: Output formats that can hold an alpha channel (reconstruct mode writes RGBA).
+ALPHA_FORMATS = ("PNG", "WEBP", "TIFF")
+
+#: zlib settings (level, memLevel, strategy) of palette PNGs. The default is
+#: zlib's own default; ``optimize`` compresses with each of the settings and
+#: keeps the smallest stream (level 9 is not always smaller than level 6).
+PNG_ZLIB_DEFAULT = (6, 8, 0)  # 0 is zlib.Z_DEFAULT_STRATEGY
+PNG_ZLIB_OPTIMIZE = ((6, 8, 0), (9, 9, 0), (9, 9, 1))  # 1 is zlib.Z_FILTERED
+
+
+def png_bit_depth(k: int) -> int:
+    """The smallest PNG palette bit depth (1, 2, 4 or 8) that holds ``k`` entries.
+
+    Examples
+    --------
+    >>> [png_bit_depth(k) for k in (1, 2, 3, 4, 5, 16, 17, 256)]
+    [1, 1, 2, 2, 4, 4, 8, 8]
+    """
+    for bits in (1, 2, 4, 8):
+        if k <= 1 << bits:
+            return bits
+    raise ValueError(f"a palette PNG holds at most 256 colours, got {k}")
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(
+        ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def _pack_rows(labels: np.ndarray, bits: int) -> np.ndarray:
+    """Rows of codes packed ``8 // bits`` to a byte, most significant first,
+    each row prefixed by filter type 0 (None): (H, 1 + ceil(W·bits/8)) uint8."""
+    h, w = labels.shape
+    per = 8 // bits
+    width = (w + per - 1) // per
+    out = np.zeros((h, 1 + width), dtype=np.uint8)
+    if per == 1:
+        out[:, 1:] = labels
+        return out
+    padded = np.zeros((h, width * per), dtype=np.uint8)
+    padded[:, :w] = labels
+    padded = padded.reshape(h, width, per)
+    packed = out[:, 1:]
+    for i in range(per):
+        packed |= padded[:, :, i] << np.uint8(8 - bits * (i + 1))
+    return out
+
+
+def encode_palette_png(labels, codebook, *, path=None, optimize: bool = False) -> bytes:
+    """Encode codes and their codebook as an indexed PNG (colour type 3).
+
+    The bit depth is the smallest that holds the palette (1, 2, 4 or 8 bits
+    per pixel for up to 2, 4, 16 or 256 entries). An RGBA codebook adds a
+    tRNS chunk with the alpha of the entries up to the last one that is not
+    opaque. Rows are not filtered (filter type None, what libpng and
+    pngquant use for palette images: the filters suit continuous values,
+    not indices) and the image data is one zlib stream.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (H, W), integer < k
+        The code of every pixel.
+    codebook : ndarray of shape (k, 3) or (k, 4), uint8, k <= 256
+        The palette (RGB, or RGBA with straight alpha).
+    path : str or None
+        The file the bytes are for, named in errors.
+    optimize : bool
+        Compress with each of :data:`PNG_ZLIB_OPTIMIZE` (zlib levels 6 and
+        9, memLevel 9, the default and the "filtered" strategies) and keep
+        the smallest: never larger than the default, a few percent smaller
+        at best, several times slower.
+
+    Returns
+    -------
+    bytes
+        The PNG file. Its palette has exactly k entries.
+
+    Raises
+    ------
+    ValueError
+        More than 256 entries, or a label outside the palette.
+    OutputError
+        The image is too large for a PNG (73).
+    """
+    import struct
+    import zlib
+
+    codebook = np.asarray(codebook, dtype=np.uint8)
+    if codebook.ndim != 2 or codebook.shape[1] not in (3, 4) or codebook.shape[0] == 0:
+        raise ValueError(f"codebook must have shape (k, 3) or (k, 4), got {codebook.shape}")
+    k = codebook.shape[0]
+    bits = png_bit_depth(k)
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or labels.size == 0:
+        raise ValueError(f"labels must be a non-empty (H, W) array, got shape {labels.shape}")
+    if int(labels.max()) >= k or int(labels.min()) < 0:
+        raise ValueError(f"labels must be codes below {k}")
+    h, w = labels.shape
+    if h >= 1 << 31 or w >= 1 << 31:
+        raise OutputError(path, f"cannot encode the image as PNG: {w}x{h} is too large")
+    rows = _pack_rows(labels.astype(np.uint8, copy=False), bits)
+    idat = None
+    for level, mem_level, strategy in (PNG_ZLIB_OPTIMIZE if optimize else (PNG_ZLIB_DEFAULT,)):
+        compressor = zlib.compressobj(level, zlib.DEFLATED, 15, mem_level, strategy)
+        stream = compressor.compress(rows.data) + compressor.flush()
+        if idat is None or len(stream) < len(idat):
+            idat = stream
+    parts = [b"\x89PNG\r\n\x1a\n",
+             _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, bits, 3, 0, 0, 0)),
+             _png_chunk(b"PLTE", codebook[:, :3].tobytes())]
+    if codebook.shape[1] == 4:
+        clear = np.flatnonzero(codebook[:, 3] < 255)
+        if clear.size:
+            parts.append(_png_chunk(b"tRNS", codebook[: clear[-1] + 1, 3].tobytes()))
+    parts += [_png_chunk(b"IDAT", idat), _png_chunk(b"IEND", b"")]
+    return b"".join(parts)
+
+
+def encode_rgb(pixels, fmt: str, *, path=None, optimize: bool = False) -> bytes:
+    """Encode an (H, W, 3) or (H, W, 4) uint8 array in a Pillow format (PNG, JPEG, ...).
+
+    RGBA is written as RGBA in the formats of :data:`ALPHA_FORMATS` (PNG,
+    WebP, TIFF); JPEG and BMP have no alpha, so the image is composited onto
+    white first, with a :class:`QuantizeWarning`. ``optimize`` asks PNG for
+    zlib's most effort. An encoder failure (e.g. an image wider than WebP's
+    16383 pixels) raises :class:`OutputError` (73) naming ``path``.
+    """
+    pixels = np.asarray(pixels, dtype=np.uint8)
+    if pixels.ndim == 3 and pixels.shape[2] == 4 and fmt not in ALPHA_FORMATS:
+        from ..image.transparency import flatten
+
+        warnings.warn(f"{fmt} has no alpha channel: transparent areas are flattened onto white "
+                      "(choose the colour with --background, or write PNG, WebP or TIFF)",
+                      QuantizeWarning, stacklevel=2)
+        pixels = flatten(pixels, (255, 255, 255))
+    im = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8))
+    params = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"lossless": True},
+              "TIFF": {"compression": "tiff_deflate"}}.get(fmt, {})
+    if optimize and fmt == "PNG":
+        params = {"optimize": True}
+    return _encode(im, fmt, params, path)
+
+
+def floyd_steinberg_pillow(pixels, codebook) -> np.ndarray:
+    """Floyd–Steinberg dithering onto a codebook by Pillow's C implementation.
+
+    ``Image.quantize(palette=..., dither=FLOYDSTEINBERG)`` against a palette
+    image holding the codebook. Pillow's palette has 256 entries, so the
+    codebook is padded with copies of its first colour and any padded index
+    is mapped back to 0: the codes are always below k.
+
+    Parameters
+    ----------
+    pixels : ndarray of shape (H, W, 3), uint8
+    codebook : ndarray of shape (k, 3), uint8, k <= 256
+
+    Returns
+    -------
+    ndarray of shape (H, W), uint8
+    """
+    codebook = np.asarray(codebook, dtype=np.uint8)[:, :3]
+    k = codebook.shape[0]
+    if not 1 <= k <= 256:
+        raise ValueError(f"Floyd-Steinberg with Pillow needs 1 to 256 colours, got {k}")
+    padded = np.concatenate([codebook, np.repeat(codebook[:1], 256 - k, axis=0)])
+    palette = Image.new("P", (1, 1))
+    palette.putpalette(padded.tobytes(), rawmode="RGB")
+    src = Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8), "RGB")
+    labels = np.array(src.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG),
+                      dtype=np.uint8)
+    labels[labels >= k] = 0
+    return labels
+
+
+def _encode(im, fmt: str, params: dict, path) -> bytes:
+    """``im`` encoded in memory; nothing is written if the encoder fails."""
+    out = io.BytesIO()
+    try:
+        im.save(out, format=fmt, **params)
+    except (OSError, ValueError, SyntaxError) as exc:
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise OutputError(path, f"cannot encode the image as {fmt}: {detail}") from None
+    return out.getvalue()

@@ -1,0 +1,227 @@
+"""Writing files: atomically, all of a command's outputs or none.
+
+Every write goes through :func:`atomic_write`: a temporary file made with
+``tempfile.mkstemp`` in the target's directory, flushed, fsynced, closed and
+``os.replace``d onto the target. On any failure the temporary file is removed
+and the target is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import tempfile
+from contextlib import contextmanager
+
+
+from ..errors import OutputError, WriteError
+
+__all__ = ["atomic_write", "check_not_input", "write_all", "write_bytes"]
+
+
+def check_not_input(output, inputs) -> None:
+    """Refuse an output that is one of the inputs (also through links).
+
+    Raises
+    ------
+    OutputError
+        When ``output`` names the same file as an input (73).
+    """
+    if str(output) == "-":
+        return
+    for src in inputs:
+        if str(src) == "-":
+            continue
+        same = os.path.realpath(output) == os.path.realpath(src)
+        if not same:
+            try:
+                same = os.path.samefile(output, src)
+            except OSError:
+                same = False
+        if same:
+            raise OutputError(output, "is the input file; refusing to overwrite it")
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_write(path):
+    """Open a temporary file beside ``path`` for writing; replace ``path`` on success.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The target. Its directory must exist.
+
+    Yields
+    ------
+    file
+        A binary file object. If the ``with`` block raises (or is
+        interrupted), the temporary file is removed and ``path`` is untouched.
+
+    Raises
+    ------
+    OutputError
+        The target's directory is missing or not writable, or the target is a
+        directory (73).
+    WriteError
+        Writing, syncing or renaming failed (74).
+    """
+    kind, target = _output_target(path)
+    if kind == "stream":
+        try:
+            with open(target, "wb") as f:
+                yield f
+        except OSError as exc:
+            raise WriteError(path, f"write failed: {exc.strerror or exc}") from None
+        return
+    fd, tmp = _make_temp(target)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        _unlink_quietly(tmp)
+        raise WriteError(path, f"write failed: {exc.strerror or exc}") from None
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def _output_target(path):
+    """How to write ``path``: ``("stream", path)`` for an existing file that is
+    neither regular nor a directory (a device such as /dev/null, a FIFO),
+    which is written in place, since renaming over it would replace the device
+    node; else ``("file", target)``, replaced through a temporary file, where
+    a symlink is resolved so that the link is kept and its file replaced."""
+    path = os.fspath(path)
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        return "stream", path
+    if os.path.islink(path):
+        return "file", os.path.realpath(path)
+    return "file", path
+
+
+def _write_stream(path, data: bytes) -> None:
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise WriteError(path, f"write failed: {exc.strerror or exc}") from None
+
+
+def _unlink_quietly(path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def write_all(outputs) -> None:
+    """Write several outputs so that all of them are replaced, or none.
+
+    Every file's bytes go to its own temporary file first; only when all are
+    written and synced are they renamed into place. A '-' path goes to
+    standard output, and a device or FIFO (e.g. /dev/null) is written in
+    place, after the files.
+
+    Parameters
+    ----------
+    outputs : sequence of (path, bytes)
+
+    Raises
+    ------
+    OutputError, WriteError
+        As :func:`atomic_write`; no target is changed when one is raised.
+    """
+    outputs = list(outputs)
+    pending = []
+    streams = []
+    try:
+        for path, data in outputs:
+            if str(path) == "-":
+                continue
+            kind, target = _output_target(path)
+            if kind == "stream":
+                streams.append((path, data))
+                continue
+            fd, tmp = _make_temp(target)
+            pending.append((tmp, target))
+            # Write through mkstemp's descriptor: the name is never reopened.
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        for tmp, path in pending:
+            os.replace(tmp, path)
+        pending = []
+    except OSError as exc:
+        bad = pending[-1][1] if pending else outputs[0][0]
+        raise WriteError(bad, f"write failed: {exc.strerror or exc}") from None
+    finally:
+        for tmp, _ in pending:
+            _unlink_quietly(tmp)
+    for path, data in streams:  # devices and FIFOs, after the files
+        _write_stream(path, data)
+    for path, data in outputs:
+        if str(path) == "-":
+            _write_stdout(data)
+
+
+def _write_stdout(data: bytes) -> None:
+    """Write to standard output; closed or failing stdout is a :class:`WriteError`
+    (a reader that went away raises BrokenPipeError, which the CLI ends on quietly)."""
+    if sys.stdout is None:
+        raise WriteError("-", "standard output is closed")
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as exc:  # ValueError: the stream was closed
+        raise WriteError("-", f"write to standard output failed: "
+                              f"{getattr(exc, 'strerror', None) or exc}") from None
+
+
+def _make_temp(path):
+    """(fd, name) of a new temporary file beside ``path`` (mkstemp), with the error
+    mapping of :func:`atomic_write`."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise OutputError(path, "is a directory")
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                                   dir=directory)
+    except FileNotFoundError:
+        raise OutputError(path, "output directory does not exist") from None
+    except NotADirectoryError:
+        raise OutputError(path, "output directory is not a directory") from None
+    except PermissionError:
+        raise OutputError(path, "cannot create files in the output directory") from None
+    except OSError as exc:
+        raise OutputError(path, f"cannot create output: {exc.strerror or exc}") from None
+    os.fchmod(fd, 0o666 & ~_current_umask())
+    return fd, tmp
+
+
+def write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, or to stdout when ``path`` is '-'."""
+    if str(path) == "-":
+        _write_stdout(data)
+        return
+    with atomic_write(path) as f:
+        f.write(data)
