@@ -9,14 +9,16 @@ The pages mark their examples by the fence's language:
   ``--plot``, ``--report``, ``> FILE``), except a line with ``||``, which
   handles its own failure.
 * ``console``: not run (it needs Make, other machines, the network or
-  minutes). Each ``quantize`` command and option used must appear in that
+  minutes), and it begins with a ``# Not run by the tests`` line that says
+  so to a reader of the rendered page. Each ``quantize`` command and option used must appear in that
   command's ``--help``; ``make`` targets must exist in the Makefile named;
   ``python -m benchmarks.NAME`` must name a module of ``benchmarks/``.
 * ``python``: run with ``exec`` in such a temporary directory.
 * ``make``: every line must be a line of ``samples/Makefile``.
 
-The options of ``sh`` blocks are checked against ``--help`` too, and the
-relative links between the pages must resolve to a file and a heading.
+The options of ``sh`` blocks are checked against ``--help`` too; docs/cli.md
+must describe every option each command declares; and the relative links
+between the pages must resolve to a file and a heading.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md"] + sorted((ROOT / "docs").glob("*.md"))
 QUANTIZE = Path(sys.executable).with_name("quantize")
-KINDS = ("sh", "console", "python", "make")
+#: How a console block begins, so that a reader sees it is not run.
+NOT_RUN = "# Not run by the tests"
 
 #: Options whose value is a file the command writes, per subcommand.
 OUTPUT_OPTIONS = {
@@ -139,12 +142,18 @@ def examples(kind: str):
 
 
 @functools.lru_cache(maxsize=None)
-def help_options(sub):
-    """Every option name that ``quantize [SUB] --help`` prints."""
+def declared_options(sub):
+    """The options ``quantize [SUB] --help`` declares (its "Options:" list)."""
     argv = [str(QUANTIZE)] + ([sub] if sub else []) + ["--help"]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, f"{' '.join(argv)} failed: {r.stderr}"
-    return frozenset(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", r.stdout))
+    listing = r.stdout.split("Options:", 1)[1]
+    names = set()
+    for line in listing.splitlines():
+        m = re.match(r"^ {2}(-\S.*?)(?: {2,}|$)", line)
+        if m:
+            names.update(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", m.group(1)))
+    return frozenset(names)
 
 
 def check_command(tokens):
@@ -152,7 +161,7 @@ def check_command(tokens):
     sub, options, _ = quantize_options(tokens)
     if sub is not None:
         assert sub in OUTPUT_OPTIONS, f"unknown command 'quantize {sub}'"
-    known = help_options(sub)
+    known = declared_options(sub)
     unknown = [o for o in options if o not in known]
     assert not unknown, f"'quantize {sub or ''}' has no option {unknown}"
 
@@ -202,6 +211,7 @@ def test_the_venv_has_quantize():
 
 @pytest.mark.parametrize("text", examples("sh"))
 def test_sh_example_runs(text, workdir):
+    assert NOT_RUN not in text, "a block that is not run is marked console"
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTIZE_")}
     env["PATH"] = str(QUANTIZE.parent) + os.pathsep + env.get("PATH", "")
     for line in command_lines(text):
@@ -220,6 +230,7 @@ def test_sh_example_runs(text, workdir):
 
 @pytest.mark.parametrize("text", examples("console"))
 def test_console_example_is_valid(text):
+    assert text.startswith(NOT_RUN), f"a console block begins {NOT_RUN!r}, saying why"
     for line in command_lines(text):
         for tokens in segments(line):
             if tokens[0] == "quantize":
@@ -292,3 +303,13 @@ def test_pages_say_which_blocks_are_examples(page):
     langs = {lang for lang, _, _ in fenced_blocks(page)}
     assert not langs & {"bash", "shell", "shell-session"}, "use sh or console"
     assert not re.search(r"issue[ s#]*[0-9]|\bticket", text, flags=re.I)
+
+
+@pytest.mark.parametrize("sub", sorted(OUTPUT_OPTIONS))
+def test_cli_reference_lists_every_option(sub):
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    sections = re.split(r"^## ", text, flags=re.M)
+    section = next(s for s in sections if s.startswith(f"`quantize {sub} "))
+    missing = [o for o in declared_options(sub) if o.startswith("--") and o != "--help"
+               and not re.search(rf"`[^`]*{re.escape(o)}(?![\w-])", section)]
+    assert not missing, f"docs/cli.md, quantize {sub}: {missing} not described"
