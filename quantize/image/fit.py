@@ -15,7 +15,7 @@ from ..core import colorspace as _cs
 from ..core import kmeans as _kmeans
 from ..core.histogram import ColourHistogram, colour_histogram, lookup_labels, pixel_keys
 from ..core.search import nearest
-from .result import QuantizeResult, _check_sort, order_codes
+from .result import QuantizeResult, _check_sort, fit_options, order_codes
 
 __all__ = ["HistogramFit", "fit_histogram", "quantize_rgb", "apply_rgb", "nearest_codes",
            "nearest_codes_in"]
@@ -24,12 +24,8 @@ __all__ = ["HistogramFit", "fit_histogram", "quantize_rgb", "apply_rgb", "neares
 def quantize_rgb(pixels, k, *, max_iter, eps, init, attempts, seed, callback, metric,
                  color_space, sort) -> QuantizeResult:
     """:func:`quantize.image.pipeline.quantize_image` of a checked (H, W, 3) image."""
-    options = {"k": int(k), "max_iter": max_iter, "eps": eps, "init": init,
-               "attempts": attempts, "seed": seed}
-    if color_space != "srgb":
-        options["color_space"] = color_space
-    if sort != "frequency":
-        options["sort"] = sort
+    options = fit_options(k, max_iter=max_iter, eps=eps, init=init, attempts=attempts, seed=seed,
+                          color_space=color_space, sort=sort)
     height, width = pixels.shape[:2]
 
     keys = pixel_keys(pixels)

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..core import colorspace as _cs
 
-__all__ = ["QuantizeResult", "psnr_from_mse", "SORT_RULES", "order_codes", "pixel_inertia",
+__all__ = ["QuantizeResult", "fit_options", "psnr_from_mse", "SORT_RULES", "order_codes", "pixel_inertia",
            "premultiplied", "relabel"]
 
 #: Palette orders (``--sort``): most used first, darkest first, or as fitted.
@@ -82,6 +82,20 @@ class QuantizeResult:
     def has_alpha(self) -> bool:
         """Whether the codebook is RGBA (the image kept its transparency)."""
         return self.codebook.shape[1] == 4
+
+
+def fit_options(k, *, max_iter, eps, init, attempts, seed, color_space, sort) -> dict:
+    """The options a fitted result records (``QuantizeResult.options``).
+
+    The colour space and sort are recorded only when not the defaults.
+    """
+    options = {"k": int(k), "max_iter": max_iter, "eps": eps, "init": init,
+               "attempts": attempts, "seed": seed}
+    if color_space != "srgb":
+        options["color_space"] = color_space
+    if sort != "frequency":
+        options["sort"] = sort
+    return options
 
 
 def psnr_from_mse(mse: float) -> float:

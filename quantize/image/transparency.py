@@ -38,7 +38,7 @@ from ..core import colorspace as _cs
 from ..core import kmeans as _kmeans
 from ..core.search import nearest
 from .fit import apply_rgb, fit_histogram, quantize_rgb
-from .result import QuantizeResult, order_codes, pixel_inertia, premultiplied
+from .result import QuantizeResult, fit_options, order_codes, pixel_inertia, premultiplied
 
 __all__ = ["TRANSPARENT", "premultiplied", "flatten", "prepare", "visible_rgb", "codebook_rows", "quantize_rgba",
            "apply_rgba", "alpha_kind"]
@@ -177,12 +177,8 @@ def quantize_rgba(pixels, k: int, *, max_iter=100, eps=0.25, init="kmeans++", at
                   callback=callback, metric=metric, color_space=color_space, sort=sort)
     if kind == "opaque":
         return quantize_rgb(np.ascontiguousarray(pixels[..., :3]), int(k), **common)
-    options = {"k": int(k), "max_iter": max_iter, "eps": eps, "init": init,
-               "attempts": attempts, "seed": seed}
-    if color_space != "srgb":
-        options["color_space"] = color_space
-    if sort != "frequency":
-        options["sort"] = sort
+    options = fit_options(k, max_iter=max_iter, eps=eps, init=init, attempts=attempts, seed=seed,
+                          color_space=color_space, sort=sort)
     options["transparency"] = kind
     visible = (alpha != 0).ravel()
     n_transparent = int(visible.size - np.count_nonzero(visible))
