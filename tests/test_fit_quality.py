@@ -112,3 +112,34 @@ def test_max_iter_caps_the_last_stage(images):
 def test_oklab_fit_converges_too(images):
     result = quantize_image(images["gradient-radial"], 32, color_space="oklab")
     assert result.converged and result.k == 32
+
+
+def test_converged_is_recorded_in_json_codebooks_and_batch_reports(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from quantize.cli.commands import cli
+
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.fromarray(corpus.make("noise-flower", SCALE)).save(src / "noise.png")
+    runner = CliRunner()
+    for max_iter, converged in ((100, True), (1, False)):
+        book = tmp_path / f"book-{max_iter}.json"
+        r = runner.invoke(cli, ["image", str(src / "noise.png"), "-k", "32", "--eps", "0.05",
+                                "--max-iter", str(max_iter), "-o", str(tmp_path / "out.png"),
+                                "--codebook", str(book), "--json"])
+        assert r.exit_code == 0, r.output
+        line = json.loads(r.output)
+        doc = json.loads(book.read_text())
+        assert line["converged"] is doc["converged"] is converged
+        assert line["iterations"] == doc["iterations"] <= max_iter
+        report = tmp_path / f"report-{max_iter}.jsonl"
+        r = runner.invoke(cli, ["batch", str(src), "-o", str(tmp_path / f"out-{max_iter}"), "-k",
+                                "32", "--eps", "0.05", "--max-iter", str(max_iter), "-j", "1",
+                                "--report", str(report), "-q"])
+        assert r.exit_code == 0, r.output
+        row = json.loads(report.read_text().splitlines()[0])
+        assert (row["converged"], row["iterations"]) == (converged, line["iterations"])

@@ -472,7 +472,7 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
         name = "stdin" if input_path == "-" else os.path.splitext(os.path.basename(input_path))[0]
         outputs.append((codebook_path, encode_codebook(
             colours, codebook_format, counts=counts, inertia=result.inertia, options=options,
-            name=f"{name} k={result.k}")))
+            name=f"{name} k={result.k}", fit=(result.n_iter, result.converged))))
     if swatch_path is not None:
         from ..io.plot import render_swatch
 
@@ -908,9 +908,11 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
     options = {"k": colors, "max_iter": max_iter, "eps": eps, "init": init_label,
                "attempts": attempts, "seed": seed, "color_space": color_space}
     options.update(_look_record(sort=sort, background=background))
-    doc = codebook_to_dict(fit.codebook, fit.counts, inertia=fit.inertia, options=options)
+    outcome = (fit.n_iter, fit.converged)
+    doc = codebook_to_dict(fit.codebook, fit.counts, inertia=fit.inertia, options=options,
+                           fit=outcome)
     outputs = [(output_path, encode_codebook(fit.codebook, fmt, counts=fit.counts,
-                                             inertia=fit.inertia, options=options))]
+                                             inertia=fit.inertia, options=options, fit=outcome))]
     if swatch_path is not None:
         from ..io.plot import render_swatch
 

@@ -19,7 +19,9 @@ Schema (version 1), documented in the README::
       "mse": 0.42,                       # mean over all channel values
       "psnr": 51.9,
       "n_pixels": 1000,
-      "options": {...}                   # options the codebook was made with
+      "options": {...},                  # options the codebook was made with
+      "iterations": 6,                   # a fitted codebook: Lloyd iterations of
+      "converged": true                  # its last stage, and whether it met eps
     }
 """
 
@@ -50,7 +52,8 @@ def _hex(row) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(int(v) for v in row))
 
 
-def codebook_to_dict(codebook, counts, *, inertia: float, options: dict) -> dict:
+def codebook_to_dict(codebook, counts, *, inertia: float, options: dict,
+                     fit: Optional[tuple] = None) -> dict:
     """Build the JSON-ready dictionary of a codebook.
 
     Parameters
@@ -63,6 +66,9 @@ def codebook_to_dict(codebook, counts, *, inertia: float, options: dict) -> dict
         Sum of squared errors of the quantized image, 0-255 units.
     options : dict
         Options to record (JSON-serialisable values).
+    fit : (int, bool), optional
+        For a fitted codebook, the last stage's Lloyd iterations and whether
+        it met ``eps``: recorded as ``iterations`` and ``converged``.
 
     Returns
     -------
@@ -85,6 +91,7 @@ def codebook_to_dict(codebook, counts, *, inertia: float, options: dict) -> dict
         "psnr": None if mse <= 0 else 10.0 * math.log10(255.0**2 / mse),
         "n_pixels": n_pixels,
         "options": options,
+        **({} if fit is None else {"iterations": int(fit[0]), "converged": bool(fit[1])}),
     }
 
 
@@ -216,7 +223,8 @@ def _check_colors(codebook) -> np.ndarray:
 
 
 def encode_codebook(codebook, fmt: str, *, counts=None, inertia: Optional[float] = None,
-                    options: Optional[dict] = None, name: str = "quantize") -> bytes:
+                    options: Optional[dict] = None, name: str = "quantize",
+                    fit: Optional[tuple] = None) -> bytes:
     """Serialise a codebook in one of the :data:`CODEBOOK_FORMATS`.
 
     The output depends only on the arguments (no dates, no paths), so the
@@ -236,6 +244,9 @@ def encode_codebook(codebook, fmt: str, *, counts=None, inertia: Optional[float]
         The options the codebook was made with, for JSON.
     name : str
         The palette's name in a GIMP file.
+    fit : (int, bool), optional
+        For JSON: the fit's iterations and whether it converged
+        (:func:`codebook_to_dict`).
 
     Returns
     -------
@@ -262,7 +273,7 @@ def encode_codebook(codebook, fmt: str, *, counts=None, inertia: Optional[float]
             raise ValueError(f"counts must have shape ({k},), got {counts.shape}")
     if fmt == "json":
         doc = codebook_to_dict(colors, counts if counts is not None else np.zeros(k, np.int64),
-                               inertia=float(inertia or 0.0), options=options or {})
+                               inertia=float(inertia or 0.0), options=options or {}, fit=fit)
         return dumps_codebook(doc)
     if fmt == "gpl":
         return _encode_gpl(colors, counts, name)

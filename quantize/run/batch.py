@@ -193,6 +193,8 @@ class FileResult:
     exit_code: int = 0
     warnings: tuple = ()
     traceback: Optional[str] = None
+    iterations: Optional[int] = None
+    converged: Optional[bool] = None
 
     @property
     def psnr(self) -> Optional[float]:
@@ -203,11 +205,14 @@ class FileResult:
 
     def to_json(self) -> dict:
         """The report line: input, output, status, k, inertia, mse, psnr, seconds,
-        error, exit_code."""
-        return {"input": self.input, "output": self.output, "status": self.status,
+        error, exit_code; for a fitted palette also iterations and converged."""
+        line = {"input": self.input, "output": self.output, "status": self.status,
                 "k": self.k, "inertia": self.inertia, "mse": self.mse, "psnr": self.psnr,
                 "seconds": round(self.seconds, 4), "error": self.error,
                 "exit_code": self.exit_code}
+        if self.converged is not None:
+            line.update(iterations=self.iterations, converged=self.converged)
+        return line
 
 
 @dataclass
@@ -654,7 +659,9 @@ def _process_file(settings: BatchSettings, input_path, output_path, codebook_out
             colours, counts, alpha = codebook_rows(result.codebook, result.counts)
             if alpha is not None:
                 options["alpha"] = alpha
-            doc = codebook_to_dict(colours, counts, inertia=result.inertia, options=options)
+            fitted = settings.codebook is None
+            doc = codebook_to_dict(colours, counts, inertia=result.inertia, options=options,
+                                   fit=(result.n_iter, result.converged) if fitted else None)
             outputs.append((codebook_output, dumps_codebook(doc)))
         write_all(outputs)  # all of them or none
         out = os.stat(output_path)
@@ -666,7 +673,9 @@ def _process_file(settings: BatchSettings, input_path, output_path, codebook_out
                 "error": f"{input_path!r}: internal error: {type(exc).__name__}: {exc}",
                 "traceback": traceback.format_exc() if settings.verbose else None,
                 "seconds": time.perf_counter() - started}
-    return {"status": "done", "k": result.k, "inertia": float(result.inertia),
+    fitted = {} if settings.codebook is not None else {"iterations": result.n_iter,
+                                                          "converged": result.converged}
+    return {"status": "done", "k": result.k, "inertia": float(result.inertia), **fitted,
             "mse": float(result.mse), "seconds": time.perf_counter() - started,
             "warnings": tuple(str(w.message) for w in caught),
             "input_mtime_ns": src.st_mtime_ns, "input_size": src.st_size,
@@ -844,7 +853,9 @@ def run_batch(items, settings: BatchSettings, outdir, *, jobs: Optional[int] = N
         entry = None if force else manifest.up_to_date(item, options_key)
         if entry is not None:
             settle(index, FileResult(item.input, item.output, "skipped", k=entry.get("k"),
-                                     inertia=entry.get("inertia"), mse=entry.get("mse")))
+                                     inertia=entry.get("inertia"), mse=entry.get("mse"),
+                                     iterations=entry.get("iterations"),
+                                     converged=entry.get("converged")))
             continue
         parent = os.path.dirname(item.output)
         if parent not in made_dirs:
@@ -867,13 +878,15 @@ def run_batch(items, settings: BatchSettings, outdir, *, jobs: Optional[int] = N
                 "options": record, "codebook_output": item.codebook_rel,
                 "k": payload["k"], "inertia": payload["inertia"], "mse": payload["mse"],
                 **{key: payload[key] for key in ("input_mtime_ns", "input_size",
-                                                 "output_mtime_ns", "output_size")}})
+                                                 "output_mtime_ns", "output_size",
+                                                 "iterations", "converged") if key in payload}})
         settle(index, FileResult(
             item.input, item.output, payload["status"], k=payload.get("k"),
             inertia=payload.get("inertia"), mse=payload.get("mse"),
             seconds=payload.get("seconds", 0.0), error=payload.get("error"),
             exit_code=payload.get("exit_code", 0), warnings=payload.get("warnings", ()),
-            traceback=payload.get("traceback")))
+            traceback=payload.get("traceback"), iterations=payload.get("iterations"),
+            converged=payload.get("converged")))
 
     jobs = available_cpus() if jobs is None else max(1, int(jobs))
     jobs = min(jobs, len(todo)) if todo else 1
