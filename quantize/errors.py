@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "EXIT_CODES",
     "QuantizeError",
+    "OptionsError",
     "InputMissingError",
     "BadImageError",
     "OutputError",
@@ -55,6 +56,12 @@ class QuantizeError(Exception):
         if self.path is None:
             return self.message
         return f"{self.path!r}: {self.message}"
+
+
+class OptionsError(QuantizeError):
+    """Options that cannot apply to this input (a usage error, found once it is read)."""
+
+    exit_code = 2
 
 
 class InputMissingError(QuantizeError):

@@ -411,50 +411,18 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
                                  param_hint="'--codebook'")
 
     from ..io.codebook import encode_codebook
-    from ..io.decode import load_rgba
-    from ..io.encode import encode_palette_png, encode_rgb
     from ..io.files import write_all
-    from ..image.pipeline import quantize_image
-    from ..image.transparency import prepare
+    from ..run.job import ImageJob, encode_image
 
+    job = ImageJob(k=colors, max_iter=max_iter, eps=eps, init=init, attempts=attempts, seed=seed,
+                   metric=metric, color_space=color_space, sort=sort, target=target,
+                   dither=dither, background=background, mode=mode, fmt=fmt, optimize=optimize,
+                   max_pixels=max_pixels, frame=frame)
     started = time.perf_counter()
-    search = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pixels = prepare(load_rgba(input_path, max_pixels=max_pixels, frame=frame), background)
-        n_pixels = pixels.shape[0] * pixels.shape[1]
-        if colors > n_pixels:
-            warnings.warn(f"k={colors} is more than the image's {n_pixels} pixel(s); "
-                          f"at most {n_pixels} colour(s) are used", QuantizeWarning)
-        if target is not None:
-            from ..image.quality import quantize_to_target
-
-            if pixels.shape[2] == 4:
-                raise click.UsageError("--min-psnr/--max-mse need an opaque image, and "
-                                       f"{input_path!r} has transparency; flatten it with "
-                                       "--background COLOR")
-            result, search = quantize_to_target(
-                pixels, colors, target, max_iter=max_iter, eps=eps, init=init,
-                attempts=attempts, seed=seed, source=input_path)
-            if sort != "frequency":
-                from ..image.pipeline import relabel
-
-                result = relabel(result, pixels, result.labels, sort=sort)
-        else:
-            result = quantize_image(pixels, colors, max_iter=max_iter, eps=eps, init=init,
-                                    attempts=attempts, seed=seed, metric=metric,
-                                    color_space=color_space, sort=sort)
-        result = _dithered(result, pixels, dither, sort=sort)
-        if mode == "palette" and result.codebook.shape[0] > 256:
-            raise click.UsageError(f"{input_path!r} has transparent pixels, which need a palette "
-                                   f"entry besides the {result.codebook.shape[0] - 1} colours of "
-                                   "--init; a palette PNG holds at most 256: flatten with "
-                                   "--background COLOR or use --mode reconstruct")
-        if mode == "palette":
-            data = encode_palette_png(result.labels, result.codebook, path=output_path,
-                                      optimize=optimize)
-        else:
-            data = encode_rgb(result.reconstruct(), fmt, path=output_path, optimize=optimize)
+        encoded = encode_image(job, input_path, output_path)
+    result, data, search = encoded.result, encoded.data, encoded.search
     _echo_warnings(caught, quiet)
     outputs = [(output_path, data)]
     options = dict(result.options, init=init_label, mode=mode, color_space=color_space)
@@ -500,16 +468,6 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
         click.echo(f"quantize: {input_path!r} -> {output_path!r}: k={result.k}{chosen} "
                    f"iterations={result.n_iter} mse={result.mse:.3f} psnr={summary['psnr'] or 'inf'} "
                    f"seconds={seconds:.3f}", err=True)
-
-
-def _dithered(result, pixels, dither, *, sort="frequency"):
-    """``result`` with dithered codes (Floyd–Steinberg by Pillow's C code)."""
-    if dither == "none":
-        return result
-    from ..image.dither import dither_result
-    from ..io.encode import floyd_steinberg_pillow
-
-    return dither_result(result, pixels, dither, floyd=floyd_steinberg_pillow, sort=sort)
 
 
 def _look_record(*, sort=None, dither="none", background=None) -> dict:
@@ -987,32 +945,21 @@ def apply_command(input_path, codebook_path, output_path, mode, out_format, as_j
     check_not_input(output_path, [input_path, codebook_path])
 
     from ..io.codebook import load_codebook
-    from ..io.decode import load_rgba
-    from ..io.encode import encode_palette_png, encode_rgb
     from ..io.files import write_bytes
-    from ..image.pipeline import apply_codebook
-    from ..image.transparency import prepare
+    from ..run.job import ImageJob, encode_image
 
     codebook = load_codebook(codebook_path).colors
     if mode == "palette" and codebook.shape[0] > 256:
         raise click.UsageError(f"{codebook_path!r} has {codebook.shape[0]} colours; a palette PNG "
                                "holds at most 256; use --mode reconstruct")
+    job = ImageJob(codebook=codebook, color_space=color_space, dither=dither,
+                   background=background, mode=mode, fmt=fmt, optimize=optimize,
+                   max_pixels=max_pixels, frame=frame)
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pixels = prepare(load_rgba(input_path, max_pixels=max_pixels, frame=frame), background)
-        result = apply_codebook(pixels, codebook, color_space=color_space)
-        if mode == "palette" and result.codebook.shape[0] > 256:
-            raise click.UsageError(f"{input_path!r} has transparent pixels, which need a palette "
-                                   f"entry after the {codebook.shape[0]} of {codebook_path!r}; a "
-                                   "palette PNG holds at most 256: flatten with --background "
-                                   "COLOR or use --mode reconstruct")
-        result = _dithered(result, pixels, dither, sort=None)
-        if mode == "palette":
-            data = encode_palette_png(result.labels, result.codebook, path=output_path,
-                                      optimize=optimize)
-        else:
-            data = encode_rgb(result.reconstruct(), fmt, path=output_path, optimize=optimize)
+        encoded = encode_image(job, input_path, output_path)
+    result, data = encoded.result, encoded.data
     _echo_warnings(caught, quiet)
     write_bytes(output_path, data)
     seconds = time.perf_counter() - started

@@ -572,6 +572,7 @@ def _import_work_modules() -> None:
     """Import what a file's work needs, once per process."""
     from ..image import pipeline  # noqa: F401
     from ..io import codebook, decode, encode, files  # noqa: F401
+    from . import job  # noqa: F401
 
 
 def _init_worker(settings: BatchSettings, threads: int) -> None:
@@ -609,11 +610,9 @@ def _process_file(settings: BatchSettings, input_path, output_path, codebook_out
     other exception is an internal error (70). KeyboardInterrupt propagates.
     """
     from ..io.codebook import codebook_to_dict, dumps_codebook
-    from ..io.decode import load_rgba
-    from ..io.encode import encode_palette_png, encode_rgb, floyd_steinberg_pillow, format_for_path
+    from ..io.encode import format_for_path
     from ..io.files import write_all
-    from ..image.pipeline import apply_codebook, quantize_image
-    from ..image.transparency import prepare
+    from .job import ImageJob, encode_image
 
     started = time.perf_counter()
     try:
@@ -623,32 +622,18 @@ def _process_file(settings: BatchSettings, input_path, output_path, codebook_out
             raise InputMissingError(input_path, "no such file") from None
         except OSError as exc:
             raise InputMissingError(input_path, f"cannot read: {exc.strerror or exc}") from None
+        job = ImageJob(k=settings.k, max_iter=settings.max_iter, eps=settings.eps,
+                       init=settings.init, attempts=settings.attempts, seed=settings.seed,
+                       color_space=settings.color_space, sort=settings.sort,
+                       codebook=settings.codebook, dither=settings.dither,
+                       background=settings.background, mode=settings.mode,
+                       fmt=format_for_path(output_path, default="PNG"),
+                       optimize=settings.optimize, max_pixels=settings.max_pixels,
+                       frame=settings.frame)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            pixels = prepare(load_rgba(input_path, max_pixels=settings.max_pixels,
-                                       frame=settings.frame), settings.background)
-            if settings.codebook is not None:
-                result = apply_codebook(pixels, settings.codebook, color_space=settings.color_space)
-            else:
-                result = quantize_image(pixels, settings.k, max_iter=settings.max_iter,
-                                        eps=settings.eps, init=settings.init,
-                                        attempts=settings.attempts, seed=settings.seed,
-                                        color_space=settings.color_space, sort=settings.sort)
-            if settings.dither != "none":
-                from ..image.dither import dither_result
-
-                result = dither_result(result, pixels, settings.dither, floyd=floyd_steinberg_pillow,
-                                       sort=None if settings.codebook is not None else settings.sort)
-            if settings.mode == "palette":
-                if result.codebook.shape[0] > 256:
-                    raise OutputError(output_path, "the codebook's colours and a transparent entry "
-                                                   "do not fit in a 256-colour palette; use "
-                                                   "--background or --mode reconstruct")
-                data = encode_palette_png(result.labels, result.codebook, path=output_path,
-                                          optimize=settings.optimize)
-            else:
-                data = encode_rgb(result.reconstruct(), format_for_path(output_path, default="PNG"),
-                                  path=output_path, optimize=settings.optimize)
+            encoded = encode_image(job, input_path, output_path)
+        result, data = encoded.result, encoded.data
         outputs = [(output_path, data)]
         if codebook_output is not None:
             options = dict(result.options, mode=settings.mode, color_space=settings.color_space)

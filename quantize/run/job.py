@@ -1,0 +1,149 @@
+"""The one image job: load, fit or apply, dither, encode.
+
+``quantize image``, ``quantize apply`` and every batch worker (local or on
+Dask) run :func:`encode_image`, so a file gets the same checks, the same
+messages and the same bytes whichever command made it. What is written
+where, and what is printed, stays with the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from ..errors import OptionsError, OutputError
+
+__all__ = ["ImageJob", "EncodedImage", "encode_image"]
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    """What to do with one image.
+
+    Attributes
+    ----------
+    k, max_iter, eps, init, attempts, seed, metric, color_space, sort
+        The fit, as in :func:`quantize.image.pipeline.quantize_image`
+        (``init`` may be an array of centres).
+    codebook : ndarray of shape (k, 3), optional
+        Apply this codebook instead of fitting one.
+    target : QualityTarget, optional
+        Fit the fewest colours, up to ``k``, that reach it.
+    dither, background
+        As the ``--dither`` and ``--background`` options.
+    mode : {'palette', 'reconstruct'}
+    fmt : str
+        The Pillow format of a reconstructed image.
+    optimize : bool
+        More zlib effort for PNGs.
+    max_pixels, frame
+        As in :func:`quantize.io.decode.load_rgba`.
+    """
+
+    k: int = 16
+    max_iter: int = 100
+    eps: float = 0.25
+    init: Any = "kmeans++"
+    attempts: int = 1
+    seed: Any = 0
+    metric: str = "euclidean"
+    color_space: str = "srgb"
+    sort: str = "frequency"
+    codebook: Optional[np.ndarray] = None
+    target: Any = None
+    dither: str = "none"
+    background: Any = None
+    mode: str = "palette"
+    fmt: str = "PNG"
+    optimize: bool = False
+    max_pixels: int = 1 << 28
+    frame: Any = None
+
+
+@dataclass(frozen=True)
+class EncodedImage:
+    """An image quantized and encoded, not yet written.
+
+    Attributes
+    ----------
+    result : QuantizeResult
+    data : bytes
+        The encoded output.
+    search : TargetSearch or None
+        The k search, with a quality target.
+    n_pixels : int
+        Pixels of the input.
+    """
+
+    result: Any
+    data: bytes
+    search: Any
+    n_pixels: int
+
+
+def encode_image(job: ImageJob, input_path, output_path) -> EncodedImage:
+    """Quantize the image at ``input_path`` as ``job`` says and encode it for ``output_path``.
+
+    Warnings (``QuantizeWarning``) are issued, not caught: the caller
+    records or prints them.
+
+    Raises
+    ------
+    QuantizeError
+        Input that cannot be read (66, 65), a quality target for an image
+        with transparency (2), or a palette PNG that cannot hold the codes
+        (73).
+    """
+    import warnings
+
+    from ..errors import QuantizeWarning
+    from ..image.pipeline import apply_codebook, quantize_image
+    from ..image.transparency import prepare
+    from ..io.decode import load_rgba
+    from ..io.encode import encode_palette_png, encode_rgb, floyd_steinberg_pillow
+
+    pixels = prepare(load_rgba(input_path, max_pixels=job.max_pixels, frame=job.frame),
+                     job.background)
+    n_pixels = pixels.shape[0] * pixels.shape[1]
+    search = None
+    if job.codebook is not None:
+        result = apply_codebook(pixels, job.codebook, color_space=job.color_space)
+    else:
+        if job.k > n_pixels:
+            warnings.warn(f"k={job.k} is more than the image's {n_pixels} pixel(s); "
+                          f"at most {n_pixels} colour(s) are used", QuantizeWarning)
+        if job.target is not None:
+            if pixels.shape[2] == 4:
+                raise OptionsError(input_path, "--min-psnr/--max-mse need an opaque image, and "
+                                               "this one has transparency; flatten it with "
+                                               "--background COLOR")
+            from ..image.pipeline import relabel
+            from ..image.quality import quantize_to_target
+
+            result, search = quantize_to_target(
+                pixels, job.k, job.target, max_iter=job.max_iter, eps=job.eps, init=job.init,
+                attempts=job.attempts, seed=job.seed, source=input_path)
+            if job.sort != "frequency":
+                result = relabel(result, pixels, result.labels, sort=job.sort)
+        else:
+            result = quantize_image(pixels, job.k, max_iter=job.max_iter, eps=job.eps,
+                                    init=job.init, attempts=job.attempts, seed=job.seed,
+                                    metric=job.metric, color_space=job.color_space, sort=job.sort)
+    if job.dither != "none":
+        from ..image.dither import dither_result
+
+        result = dither_result(result, pixels, job.dither, floyd=floyd_steinberg_pillow,
+                               sort=None if job.codebook is not None else job.sort)
+    if job.mode == "palette" and result.codebook.shape[0] > 256:
+        given = job.codebook.shape[0] if job.codebook is not None else result.codebook.shape[0] - 1
+        raise OutputError(output_path, f"the {given} colours of the codebook and a transparent "
+                                       "entry do not fit in a 256-colour palette; flatten with "
+                                       "--background COLOR or use --mode reconstruct")
+    if job.mode == "palette":
+        data = encode_palette_png(result.labels, result.codebook, path=output_path,
+                                  optimize=job.optimize)
+    else:
+        data = encode_rgb(result.reconstruct(), job.fmt, path=output_path, optimize=job.optimize)
+    return EncodedImage(result, data, search, n_pixels)
