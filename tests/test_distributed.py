@@ -199,6 +199,31 @@ def test_palette_on_dask_equals_local(scheduler, src, tmp_path):
     assert not (tmp_path / "bad.json").exists()
 
 
+@pytest.mark.parametrize("options", [
+    [],
+    ["--color-space", "oklab", "--sort", "luminance"],
+    ["--background", "white"],
+])
+def test_palette_of_half_transparent_images_on_dask_equals_local(scheduler, tmp_path, options):
+    folder = tmp_path / "rgba"
+    folder.mkdir()
+    for seed in range(3):
+        rgba = np.dstack([blobs(seed), np.full((24, 32), 255, np.uint8)])
+        rgba[: 12, :, 3] = 0  # the top half fully transparent
+        rgba[12:, : 8, 3] = 128
+        Image.fromarray(rgba).save(folder / f"h{seed}.png")
+    paths = sorted(str(p) for p in folder.iterdir())
+    r = invoke("palette", *paths, "-k", "8", "-o", tmp_path / "local.json", *options)
+    assert r.exit_code == 0, r.output
+    d = invoke("palette", *paths, "-k", "8", "-o", tmp_path / "dask.json", *options,
+               "--scheduler", scheduler)
+    assert d.exit_code == 0, d.output
+    local = json.loads((tmp_path / "local.json").read_text())
+    assert (tmp_path / "dask.json").read_bytes() == (tmp_path / "local.json").read_bytes()
+    if not options:  # transparent pixels are left out: no black entry made of them
+        assert [0, 0, 0] not in local["colors"]
+
+
 def test_ctrl_c_cancels_outstanding_futures(scheduler, tmp_path):
     src = tmp_path / "src"
     src.mkdir()

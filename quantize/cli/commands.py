@@ -807,9 +807,6 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
         raise click.UsageError("standard input ('-') can be read only once")
     if scheduler and "-" in inputs:
         raise click.UsageError("--scheduler reads files on the workers, not standard input")
-    if scheduler and (color_space != "srgb" or sort != "frequency" or background is not None):
-        raise click.UsageError("--color-space, --sort and --background are not available with "
-                               "--scheduler yet")
     dask_client = _dask_client(scheduler, scheduler_timeout)
     _refuse_terminals(inputs=inputs)
     from ..io.codebook import codebook_format, codebook_to_dict, encode_codebook
@@ -861,7 +858,8 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
 
                 fit, n_images = fit_shared_codebook_dask(
                     client, paths, colors, max_iter=max_iter, eps=eps, init=init,
-                    attempts=attempts, seed=seed, max_pixels=max_pixels, frame=frame)
+                    attempts=attempts, seed=seed, max_pixels=max_pixels, frame=frame,
+                    color_space=color_space, sort=sort, background=background)
     _echo_warnings(caught, quiet)
     options = {"k": colors, "max_iter": max_iter, "eps": eps, "init": init_label,
                "attempts": attempts, "seed": seed, "color_space": color_space}

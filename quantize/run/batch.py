@@ -1078,22 +1078,52 @@ def fit_shared_codebook(paths, k: int, *, max_iter: int = 100, eps: float = 0.25
     InputMissingError, BadImageError
         On the first input that cannot be read or decoded (66, 65).
     """
-    from ..core.histogram import colour_histogram, merge_histograms, pixel_keys
-    from ..io.decode import load_rgba
-    from ..image.pipeline import fit_histogram
+    def histograms():
+        for path in paths:
+            yield image_histogram(path, max_pixels=max_pixels, frame=frame, background=background)
+            if callback is not None:
+                callback(path)
+
+    return fit_histograms(histograms(), k, max_iter=max_iter, eps=eps, init=init,
+                          attempts=attempts, seed=seed, color_space=color_space, sort=sort)
+
+
+def image_histogram(path, *, max_pixels: int = 1 << 28, frame=None, background=None):
+    """The colour histogram one image adds to a shared palette.
+
+    The image as :func:`quantize.io.decode.load_rgba` reads it, flattened
+    onto ``background`` if given; fully transparent pixels are left out
+    (a codebook holds no alpha). The same on a Dask worker as locally.
+    """
+    from ..core.histogram import colour_histogram, pixel_keys
     from ..image.transparency import prepare, visible_rgb
+    from ..io.decode import load_rgba
+
+    pixels = prepare(load_rgba(path, max_pixels=max_pixels, frame=frame), background)
+    return colour_histogram(pixel_keys(visible_rgb(pixels)))
+
+
+def fit_histograms(histograms, k: int, *, max_iter: int = 100, eps: float = 0.25,
+                   init="kmeans++", attempts: int = 1, seed=0, color_space: str = "srgb",
+                   sort: str = "frequency"):
+    """Merge colour histograms as they come (bounded memory) and fit one codebook.
+
+    Returns
+    -------
+    (HistogramFit, int)
+        The fit and the number of histograms merged.
+    """
+    from ..core.histogram import merge_histograms
+    from ..image.pipeline import fit_histogram
 
     pending, base, size, n = [], 0, 0, 0
-    for path in paths:
-        pixels = prepare(load_rgba(path, max_pixels=max_pixels, frame=frame), background)
-        pending.append(colour_histogram(pixel_keys(visible_rgb(pixels))))
-        size += len(pending[-1])
+    for hist in histograms:
+        pending.append(hist)
+        size += len(hist)
         n += 1
         if size > 2 * base + 4_000_000:  # bound memory: merge now and then
             pending = [merge_histograms(pending)]
             base = size = len(pending[0])
-        if callback is not None:
-            callback(path)
     if not pending:
         raise ValueError("need at least one image")
     hist = pending[0] if len(pending) == 1 else merge_histograms(pending)

@@ -306,18 +306,19 @@ def _executing(prefix: str, dask_worker=None) -> list:
             if isinstance(ts.key, str) and ts.key.startswith(prefix)]
 
 
-def _histogram_task(path: str, max_pixels: int, frame, cwd) -> dict:
+def _histogram_task(path: str, max_pixels: int, frame, background, cwd) -> dict:
     """One image's colour histogram on a Dask worker: ``{'keys', 'counts'}`` or ``{'error'}``.
 
-    Library errors come back as values (class name, path, message), so the
-    client can raise the first one in input order, as the local command does.
+    The histogram of :func:`quantize.run.batch.image_histogram`, as the
+    local command builds it. Library errors come back as values (class
+    name, path, message), so the client can raise the first one in input
+    order, as the local command does.
     """
-    from ..core.histogram import colour_histogram, pixel_keys
-    from ..io.decode import load_rgb
+    from .batch import image_histogram
 
     [full] = _absolute([path], cwd)
     try:
-        hist = colour_histogram(pixel_keys(load_rgb(full, max_pixels=max_pixels, frame=frame)))
+        hist = image_histogram(full, max_pixels=max_pixels, frame=frame, background=background)
     except QuantizeError as exc:
         where = path if exc.path == full else exc.path
         return {"error": (type(exc).__name__, where, exc.message, exc.exit_code)}
@@ -461,12 +462,14 @@ class DaskBackend:
 
 def fit_shared_codebook_dask(client, paths, k: int, *, max_iter: int = 100, eps: float = 0.25,
                              init="kmeans++", attempts: int = 1, seed=0,
-                             max_pixels: int = 1 << 28, frame=None):
+                             max_pixels: int = 1 << 28, frame=None, color_space: str = "srgb",
+                             sort: str = "frequency", background=None):
     """:func:`quantize.run.batch.fit_shared_codebook` with the histograms built by Dask workers.
 
     Workers return each image's distinct colours and counts; the client
-    merges them (bounded memory, as locally) and fits once. The merge is an
-    exact, order-independent sum, so the result equals the local one.
+    merges them (bounded memory, as locally: :func:`quantize.run.batch.fit_histograms`)
+    and fits once. The merge is an exact, order-independent sum, so the
+    result equals the local one, for every option.
 
     Returns
     -------
@@ -479,40 +482,37 @@ def fit_shared_codebook_dask(client, paths, k: int, *, max_iter: int = 100, eps:
     """
     from distributed import as_completed
 
-    from ..core.histogram import ColourHistogram, keys_to_colours, merge_histograms
-    from ..image.pipeline import fit_histogram
+    from ..core.histogram import ColourHistogram, keys_to_colours
+    from .batch import fit_histograms
 
     paths = list(paths)
     if not paths:
         raise ValueError("need at least one image")
     cwd = os.getcwd()
-    futures = {client.submit(_histogram_task, path, max_pixels, frame, cwd, pure=False): i
+    futures = {client.submit(_histogram_task, path, max_pixels, frame, background, cwd,
+                             pure=False): i
                for i, path in enumerate(paths)}
-    first_error = None  # (index, info)
-    pending, base, size = [], 0, 0
-    try:
-        for fut in as_completed(list(futures)):
-            index = futures[fut]
-            result = fut.result()
-            fut.release()
-            if "error" in result:
-                if first_error is None or index < first_error[0]:
-                    first_error = (index, result["error"])
-                continue
-            if first_error is not None:
-                continue  # it fails anyway; keep reading only to find the first error
-            keys = result["keys"]
-            pending.append(ColourHistogram(keys, keys_to_colours(keys), result["counts"]))
-            size += len(keys)
-            if size > 2 * base + 4_000_000:  # bound memory: merge now and then
-                pending = [merge_histograms(pending)]
-                base = size = len(pending[0])
-    except BaseException:
-        client.cancel(list(futures))
-        raise
-    if first_error is not None:
-        raise _rebuild_error(first_error[1])
-    hist = pending[0] if len(pending) == 1 else merge_histograms(pending)
-    fit = fit_histogram(hist, int(k), max_iter=max_iter, eps=eps, init=init,
-                        attempts=attempts, seed=seed)
-    return fit, len(paths)
+
+    def histograms():
+        first_error = None  # (index, info)
+        try:
+            for fut in as_completed(list(futures)):
+                index = futures[fut]
+                result = fut.result()
+                fut.release()
+                if "error" in result:
+                    if first_error is None or index < first_error[0]:
+                        first_error = (index, result["error"])
+                    continue
+                if first_error is not None:
+                    continue  # it fails anyway; keep reading only to find the first error
+                keys = result["keys"]
+                yield ColourHistogram(keys, keys_to_colours(keys), result["counts"])
+        except BaseException:
+            client.cancel(list(futures))
+            raise
+        if first_error is not None:
+            raise _rebuild_error(first_error[1])
+
+    return fit_histograms(histograms(), k, max_iter=max_iter, eps=eps, init=init,
+                          attempts=attempts, seed=seed, color_space=color_space, sort=sort)
