@@ -143,3 +143,30 @@ def test_converged_is_recorded_in_json_codebooks_and_batch_reports(tmp_path):
         assert r.exit_code == 0, r.output
         row = json.loads(report.read_text().splitlines()[0])
         assert (row["converged"], row["iterations"]) == (converged, line["iterations"])
+
+
+def test_a_palette_of_fully_transparent_images_is_a_clear_error(tmp_path):
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from quantize.cli.commands import cli
+
+    Image.fromarray(np.zeros((8, 8, 4), np.uint8)).save(tmp_path / "clear.png")
+    r = CliRunner().invoke(cli, ["palette", str(tmp_path / "clear.png"), "-k", "4",
+                                 "-o", str(tmp_path / "book.json")])
+    assert r.exit_code == 65
+    assert "fully transparent" in r.output
+    assert not (tmp_path / "book.json").exists()
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+def test_the_bounded_lloyd_matches_plain_lloyd_with_few_centres(k):
+    rng = np.random.default_rng(k)
+    data = rng.integers(0, 256, (3000, 3)).astype(np.float64)
+    weights = rng.integers(1, 20, 3000).astype(np.float64)
+    start = data[:k].copy()
+    plain = kmeans.cluster(data, k, weights=weights, init=start, max_iter=200, eps=1e-6)
+    bounded = kmeans.lloyd(data, weights, start, 200, 1e-6)
+    assert bounded.converged and plain.converged
+    # The same fixed point, up to the float32 search's rounding.
+    assert np.abs(np.sort(bounded.centers, axis=0) - np.sort(plain.centers, axis=0)).max() < 1e-3

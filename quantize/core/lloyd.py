@@ -178,7 +178,7 @@ class LloydState:
         """The state of finer rows, each within ``radius`` of row ``index`` here.
 
         By the triangle inequality a point within ``r`` of a row is at most
-        ``r`` farther from, and at least ``r`` nearer to, every centre.
+        ``r`` farther from, and at most ``r`` nearer to, every centre.
         """
         return LloydState(self.candidates[:, index], self.upper[index] + radius,
                           self.lower[index] - radius, self.rest[index] - radius)
@@ -303,7 +303,10 @@ def lloyd(data, weights, centers, max_iter: int, eps: float, callback=None, *,
             dist[0, swap], dist[other, swap] = dist[other, swap], dist[0, swap]
         candidates[:, rows] = near
         upper[rows] = dist[0]
-        nearest_other = dist[1:].min(axis=0) if dist.shape[0] > 1 else np.inf
+        # With fewer centres than candidate slots the spare slots repeat the
+        # row's own centre: they are no other centre.
+        others = np.where(near[1:] == near[0], np.inf, dist[1:])
+        nearest_other = others.min(axis=0) if dist.shape[0] > 1 else np.inf
         lower[rows] = np.minimum(nearest_other, rest[rows])
         # A centre outside the remembered ones may be nearer: search those.
         far = rows[dist[0] > rest[rows]]
@@ -330,8 +333,11 @@ def lloyd(data, weights, centers, max_iter: int, eps: float, callback=None, *,
     sums = np.empty((k, n))
     for j in range(n):
         sums[:, j] = np.bincount(labels, weights=weights * points_t[j], minlength=k)
-    # Counts updated by differences can keep a rounding residue instead of 0.
-    empty_below = 1e-9 * float(weights.sum())
+    # Counts updated by differences can keep a rounding residue instead of
+    # 0 (never with integer weights); a cluster holding any row holds at
+    # least the smallest positive weight.
+    positive = weights[weights > 0]
+    empty_below = 0.5 * float(positive.min()) if positive.size else 0.0
     converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):

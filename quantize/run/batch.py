@@ -1127,6 +1127,11 @@ def fit_histograms(histograms, k: int, *, max_iter: int = 100, eps: float = 0.25
     if not pending:
         raise ValueError("need at least one image")
     hist = pending[0] if len(pending) == 1 else merge_histograms(pending)
+    if len(hist) == 0:
+        from ..errors import BadImageError
+
+        raise BadImageError(None, "no visible pixel to fit a palette to: every input is fully "
+                                  "transparent; flatten with --background COLOR")
     fit = fit_histogram(hist, int(k), max_iter=max_iter, eps=eps, init=init,
                         attempts=attempts, seed=seed, color_space=color_space, sort=sort)
     return fit, n

@@ -495,24 +495,26 @@ def fit_shared_codebook_dask(client, paths, k: int, *, max_iter: int = 100, eps:
 
     def histograms():
         first_error = None  # (index, info)
-        try:
-            for fut in as_completed(list(futures)):
-                index = futures[fut]
-                result = fut.result()
-                fut.release()
-                if "error" in result:
-                    if first_error is None or index < first_error[0]:
-                        first_error = (index, result["error"])
-                    continue
-                if first_error is not None:
-                    continue  # it fails anyway; keep reading only to find the first error
-                keys = result["keys"]
-                yield ColourHistogram(keys, keys_to_colours(keys), result["counts"])
-        except BaseException:
-            client.cancel(list(futures))
-            raise
+        for fut in as_completed(list(futures)):
+            index = futures[fut]
+            result = fut.result()
+            fut.release()
+            if "error" in result:
+                if first_error is None or index < first_error[0]:
+                    first_error = (index, result["error"])
+                continue
+            if first_error is not None:
+                continue  # it fails anyway; keep reading only to find the first error
+            keys = result["keys"]
+            yield ColourHistogram(keys, keys_to_colours(keys), result["counts"])
         if first_error is not None:
             raise _rebuild_error(first_error[1])
 
-    return fit_histograms(histograms(), k, max_iter=max_iter, eps=eps, init=init,
-                          attempts=attempts, seed=seed, color_space=color_space, sort=sort)
+    try:
+        return fit_histograms(histograms(), k, max_iter=max_iter, eps=eps, init=init,
+                              attempts=attempts, seed=seed, color_space=color_space, sort=sort)
+    except BaseException:
+        # Whatever stopped the merge or the fit (Ctrl-C, an error): no task
+        # goes on for nothing.
+        client.cancel(list(futures))
+        raise
