@@ -122,6 +122,34 @@ def test_batch_on_dask_equals_the_local_pool_and_a_rerun_skips(scheduler, src, t
     assert statuses == ["failed"] + ["skipped"] * 8
 
 
+@pytest.mark.parametrize("options", [
+    ["--dither", "floyd-steinberg", "--sort", "luminance"],
+    ["--color-space", "oklab", "--mode", "reconstruct"],
+    ["--background", "white", "--dither", "ordered"],
+])
+def test_batch_of_half_transparent_images_on_dask_equals_local(scheduler, tmp_path, options):
+    folder = tmp_path / "rgba"
+    folder.mkdir()
+    for seed in range(4):
+        rgba = np.dstack([blobs(seed), np.full((24, 32), 255, np.uint8)])
+        rgba[: 10, :, 3] = 0
+        rgba[10:, : 8, 3] = 90
+        Image.fromarray(rgba).save(folder / f"h{seed}.png")
+    args = [str(folder), "-k", "6", "--write-codebooks", *options]
+    r = invoke("batch", *args, "-o", tmp_path / "local", "-j", "2",
+               "--report", tmp_path / "local.jsonl")
+    assert r.exit_code == 0, r.output
+    d = invoke("batch", *args, "-o", tmp_path / "dask", "--scheduler", scheduler,
+               "--report", tmp_path / "dask.jsonl")
+    assert d.exit_code == 0, d.output
+    assert files(tmp_path / "dask") == files(tmp_path / "local")
+    assert len(files(tmp_path / "local")) == 8
+    strip = [{k: v for k, v in line.items() if k not in ("seconds", "output")}
+             for line in report_lines(tmp_path / "local.jsonl")]
+    assert strip == [{k: v for k, v in line.items() if k not in ("seconds", "output")}
+                     for line in report_lines(tmp_path / "dask.jsonl")]
+
+
 def test_files_per_task():
     # Cut into at least 8 tasks per worker thread, at most 8 files per task.
     assert qdist._files_per_task(100, 2) == 6

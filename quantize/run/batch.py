@@ -40,6 +40,7 @@ from typing import Callable, Optional
 
 from .. import __version__
 from ..errors import InputMissingError, OutputError, QuantizeError
+from .driver import drive
 
 __all__ = [
     "BatchSettings",
@@ -879,11 +880,13 @@ def run_batch(items, settings: BatchSettings, outdir, *, jobs: Optional[int] = N
     try:
         with _Interrupts() as interrupts:
             if backend is not None:  # e.g. a Dask cluster (quantize.run.distributed)
-                interrupted = backend.run(todo, items, settings, finish, emit, interrupts)
+                executor = backend.executor(todo, items, settings, finish)
             elif jobs == 1:
-                interrupted = _run_serial(todo, items, settings, finish, emit, interrupts)
+                executor = _SerialExecutor(todo, items, settings, finish)
             else:
-                interrupted = _run_parallel(todo, items, settings, jobs, finish, emit, interrupts)
+                executor = _PoolExecutor(todo, items, settings, jobs, finish)
+            interrupted = drive(executor, total=len(items), todo=len(todo), emit=emit,
+                                interrupts=interrupts)
     finally:
         for index, item in enumerate(items):
             if results[index] is None:
@@ -908,67 +911,99 @@ def _write_report(path, results) -> None:
     write_bytes(path, lines.encode("utf-8"))
 
 
-def _run_serial(todo, items, settings, finish, emit, interrupts) -> bool:
-    """One file after another in this process; returns True when interrupted.
+class _SerialExecutor:
+    """One file after another in this process (``--jobs 1``).
 
-    Ctrl-C stops the file in progress at once (its temporary file is
-    removed); finished files are always recorded.
+    A file runs inside the driver's interruptible wait: Ctrl-C stops the
+    file in progress at once (its temporary file is removed).
     """
-    _import_work_modules()
-    emit("start", {"total": len(items), "todo": len(todo), "jobs": 1})
-    try:
-        for index in todo:
-            item = items[index]
-            with interrupts.armed():
-                payload = _process_file(settings, item.input, item.output, item.codebook_output)
-            finish(index, payload)
-        if interrupts.count:
-            raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        emit("interrupt", {"in_flight": 0})
-        return True
-    return False
+
+    jobs = 1
+
+    def __init__(self, todo, items, settings, finish):
+        _import_work_modules()
+        self.queue = deque(todo)
+        self.items, self.settings, self.finish = items, settings, finish
+
+    def fill(self) -> None:
+        pass
+
+    def busy(self) -> bool:
+        return bool(self.queue)
+
+    def wait(self):
+        index = self.queue[0]
+        item = self.items[index]
+        payload = _process_file(self.settings, item.input, item.output, item.codebook_output)
+        self.queue.popleft()
+        return index, payload
+
+    def settle(self, done, interrupted: bool) -> None:
+        self.finish(*done)
+
+    def stop(self) -> int:
+        self.queue.clear()
+        return 0
+
+    def finish_stop(self) -> None:
+        pass
+
+    def abandon(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
-def _run_parallel(todo, items, settings, jobs, finish, emit, interrupts) -> bool:
-    """Files across ``jobs`` worker processes; returns True when interrupted.
+class _PoolExecutor:
+    """Files across ``jobs`` worker processes.
 
     At most ``2 * jobs`` files are in flight. If a worker dies (killed, out
     of memory, a crash in a decoder), the pool is rebuilt and the files that
     were in flight are retried one at a time, so the one that kills its
     worker is pinned down and reported (70) while the others complete.
     """
-    # Imported here, before the workers fork, so that each starts with them.
-    _import_work_modules()
-    queue = deque(todo)
-    suspects = deque()
-    inflight = {}  # future -> (index, ran alone)
-    window = jobs * _IN_FLIGHT_PER_WORKER
-    pool = _Pool(jobs, settings)
 
-    def fill():
-        nonlocal pool
+    def __init__(self, todo, items, settings, jobs, finish):
+        # Imported here, before the workers fork, so that each starts with them.
+        _import_work_modules()
+        self.jobs = jobs
+        self.items, self.settings, self.finish = items, settings, finish
+        self.queue = deque(todo)
+        self.suspects = deque()
+        self.inflight = {}  # future -> (index, ran alone)
+        self.window = jobs * _IN_FLIGHT_PER_WORKER
+        self.pool = _Pool(jobs, settings)
+
+    def fill(self) -> None:
         while True:
-            if suspects:
-                if inflight:
+            if self.suspects:
+                if self.inflight:
                     return
-                index, alone, source = suspects.popleft(), True, suspects
-            elif queue and len(inflight) < window:
-                index, alone, source = queue.popleft(), False, queue
+                index, alone, source = self.suspects.popleft(), True, self.suspects
+            elif self.queue and len(self.inflight) < self.window:
+                index, alone, source = self.queue.popleft(), False, self.queue
             else:
                 return
-            if not pool.submit(items[index], inflight, (index, alone)):
+            if not self.pool.submit(self.items[index], self.inflight, (index, alone)):
                 # The pool broke since the last wait (a worker died): the
                 # futures in flight will say so; with none, rebuild it now.
                 source.appendleft(index)
-                if inflight:
+                if self.inflight:
                     return
-                pool.shutdown()
-                pool = _Pool(jobs, settings)
+                self.pool.shutdown()
+                self.pool = _Pool(self.jobs, self.settings)
 
-    def settle(fut) -> bool:
+    def busy(self) -> bool:
+        return bool(self.inflight)
+
+    def wait(self):
+        done, _ = cf.wait(list(self.inflight), return_when=cf.FIRST_COMPLETED)
+        return done
+
+    def _settle_one(self, fut) -> bool:
         """Record one finished future; returns True when it reports a broken pool."""
-        index, alone = inflight[fut]
+        index, alone = self.inflight[fut]
         broken = False
         try:
             payload = fut.result()
@@ -978,62 +1013,49 @@ def _run_parallel(todo, items, settings, jobs, finish, emit, interrupts) -> bool
             broken, payload = True, None
             if alone:
                 payload = {"status": "failed", "exit_code": 70, "error":
-                           f"{items[index].input!r}: internal error: the worker process died "
-                           "on this file (killed, out of memory or crashed)"}
+                           f"{self.items[index].input!r}: internal error: the worker process "
+                           "died on this file (killed, out of memory or crashed)"}
             else:
-                suspects.append(index)
+                self.suspects.append(index)
         except Exception as exc:
             payload = {"status": "failed", "exit_code": 70, "error":
-                       f"{items[index].input!r}: internal error: {type(exc).__name__}: {exc}"}
+                       f"{self.items[index].input!r}: internal error: {type(exc).__name__}: {exc}"}
         if payload is not None:
-            finish(index, payload)
-        del inflight[fut]
+            self.finish(index, payload)
+        del self.inflight[fut]
         return broken
 
-    try:
-        try:
-            fill()
-            emit("start", {"total": len(items), "todo": len(todo), "jobs": jobs})
-            while inflight:
-                with interrupts.armed():
-                    done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
-                broken = False
-                for fut in done:
-                    broken = settle(fut) or broken
-                if broken:
-                    # The pool is gone with every file in flight: retry those alone.
-                    for fut in list(inflight):
-                        if fut.done() and not isinstance(fut.exception(), BrokenProcessPool):
-                            settle(fut)
-                        else:
-                            suspects.append(inflight.pop(fut)[0])
-                    pool.shutdown()
-                    pool = _Pool(jobs, settings)
-                if interrupts.count:
-                    raise KeyboardInterrupt
-                fill()
-        except KeyboardInterrupt:
-            pass
-        else:
-            return False
-        # First Ctrl-C: start nothing new, let the files in progress finish.
-        first = max(1, interrupts.count)
-        for fut in list(inflight):
+    def settle(self, done, interrupted: bool) -> None:
+        broken = False
+        for fut in done:
+            broken = self._settle_one(fut) or broken
+        if broken and not interrupted:
+            # The pool is gone with every file in flight: retry those alone.
+            for fut in list(self.inflight):
+                if fut.done() and not isinstance(fut.exception(), BrokenProcessPool):
+                    self._settle_one(fut)
+                else:
+                    self.suspects.append(self.inflight.pop(fut)[0])
+            self.pool.shutdown()
+            self.pool = _Pool(self.jobs, self.settings)
+
+    def stop(self) -> int:
+        self.queue.clear()
+        self.suspects.clear()
+        for fut in list(self.inflight):
             if fut.cancel():
-                del inflight[fut]
-        emit("interrupt", {"in_flight": len(inflight)})
-        try:
-            while inflight:
-                with interrupts.armed(allowed=first):
-                    done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
-                for fut in done:
-                    settle(fut)
-        except KeyboardInterrupt:
-            # Second Ctrl-C: abandon them; each worker removes its temporary file.
-            pool.terminate()
-        return True
-    finally:
-        pool.shutdown()
+                del self.inflight[fut]
+        return len(self.inflight)
+
+    def finish_stop(self) -> None:
+        pass
+
+    def abandon(self) -> None:
+        # Each worker removes its temporary file.
+        self.pool.terminate()
+
+    def close(self) -> None:
+        self.pool.shutdown()
 
 
 # --------------------------------------------------------------------------

@@ -353,111 +353,112 @@ class DaskBackend:
     def __init__(self, client):
         self.client = client
 
-    def run(self, todo, items, settings, finish, emit, interrupts) -> bool:
-        """Submit ``todo`` (indices into ``items``) as tasks of paths; record each
-        result with ``finish`` as it completes. Returns True when interrupted.
+    def executor(self, todo, items, settings, finish):
+        """The executor of :func:`quantize.run.driver.drive` for these files."""
+        return _DaskExecutor(self.client, todo, items, settings, finish)
 
-        Each task carries a few files (:func:`_files_per_task`); at most
-        ``4 x`` the cluster's threads are in flight. The first Ctrl-C cancels
-        the tasks not yet running, tells the running ones to start no further
-        file and waits for the files in progress, recording them, as the
-        local pool does; a second one stops waiting (those files still finish
-        their atomic writes on the workers, unrecorded, so a rerun redoes
-        them). When a worker is lost on a task of several files, its files
-        are tried again one per task, so that only the file that kills a
-        worker fails.
-        """
+
+class _DaskExecutor:
+    """Submit files as tasks of a few paths; record each result as it completes.
+
+    Each task carries a few files (:func:`_files_per_task`); at most ``4 x``
+    the cluster's threads are in flight. On the first Ctrl-C the tasks not
+    yet running are cancelled and the running ones told to start no further
+    file; the files in progress are waited for and recorded, as the local
+    pool does. After a second one they still finish their atomic writes on
+    the workers, unrecorded, so a rerun redoes them. When a worker is lost
+    on a task of several files, its files are tried again one per task, so
+    that only the file that kills a worker fails.
+    """
+
+    def __init__(self, client, todo, items, settings, finish):
         from distributed import as_completed
 
-        client = self.client
+        self.client, self.items, self.settings, self.finish = client, items, settings, finish
         threads = _threads(client)
-        window = max(8, threads * _IN_FLIGHT_PER_THREAD)
+        self.jobs = threads
+        self.window = max(8, threads * _IN_FLIGHT_PER_THREAD)
         per_task = _files_per_task(len(todo), threads)
-        queue = [todo[i:i + per_task] for i in range(0, len(todo), per_task)][::-1]
-        cwd = os.getcwd()
-        prefix = f"quantize-file-{os.urandom(6).hex()}-"
-        inflight = {}  # future -> indices
-        pending = as_completed()
-        serial = itertools.count()  # task keys, unique in the batch (a retried file gets a new one)
+        self.queue = [todo[i:i + per_task] for i in range(0, len(todo), per_task)][::-1]
+        self.cwd = os.getcwd()
+        self.prefix = f"quantize-file-{os.urandom(6).hex()}-"
+        self.inflight = {}  # future -> indices
+        self.pending = as_completed()
+        # Task keys, unique in the batch (a retried file gets a new one).
+        self.serial = itertools.count()
 
-        def fill():
-            while queue and len(inflight) < window:
-                indices = queue.pop()
-                # The settings go with every task (a few hundred bytes): a task
-                # needs nothing else, so a worker lost costs only its tasks.
-                tasks = [(items[i].input, items[i].output, items[i].codebook_output)
-                         for i in indices]
-                fut = client.submit(_files_task, settings, tasks, cwd, prefix,
-                                    pure=False, key=f"{prefix}{next(serial)}")
-                inflight[fut] = indices
-                pending.add(fut)
+    def fill(self) -> None:
+        while self.queue and len(self.inflight) < self.window:
+            indices = self.queue.pop()
+            # The settings go with every task (a few hundred bytes): a task
+            # needs nothing else, so a worker lost costs only its tasks.
+            tasks = [(self.items[i].input, self.items[i].output, self.items[i].codebook_output)
+                     for i in indices]
+            fut = self.client.submit(_files_task, self.settings, tasks, self.cwd, self.prefix,
+                                     pure=False, key=f"{self.prefix}{next(self.serial)}")
+            self.inflight[fut] = indices
+            self.pending.add(fut)
 
-        def settle(fut, interrupted=False) -> None:
-            indices = inflight.pop(fut)
+    def busy(self) -> bool:
+        return bool(self.inflight)
+
+    def wait(self):
+        return next(self.pending)
+
+    def settle(self, fut, interrupted: bool) -> None:
+        indices = self.inflight.pop(fut)
+        try:
+            payloads = fut.result()
+        except Exception as exc:  # the worker died, or quantize is missing there
+            if interrupted and fut.cancelled():
+                return  # left unsettled: reported as cancelled
+            name = type(exc).__name__
+            if name == "KilledWorker" and len(indices) > 1 and not interrupted:
+                # One file may have killed the workers: each on its own.
+                self.queue.extend([index] for index in reversed(indices))
+                return
+            what = ("a Dask worker died on this file (killed, out of memory or crashed)"
+                    if name == "KilledWorker" else f"{name}: {exc}")
+            payloads = [{"status": "failed", "exit_code": 70,
+                         "error": f"{self.items[index].input!r}: internal error: {what}"}
+                        for index in indices]
+        # A stopped task returns fewer payloads: its other files stay
+        # unsettled, reported as cancelled.
+        for index, payload in zip(indices, payloads):
+            self.finish(index, payload)
+
+    def stop(self) -> int:
+        from distributed import as_completed
+
+        self.queue.clear()
+        self.client.run(_stop, self.prefix)
+        running = set()
+        for keys in self.client.run(_executing, self.prefix).values():
+            running.update(keys)
+        cancel = [fut for fut in self.inflight if fut.key not in running]
+        if cancel:
+            self.client.cancel(cancel)
+        for fut in cancel:
+            del self.inflight[fut]
+        self.pending = as_completed(list(self.inflight))
+        return len(self.inflight)  # one file in progress each
+
+    def finish_stop(self) -> None:
+        # A task cancelled just as it started: wait for its atomic write.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(
+                self.client.run(_executing, self.prefix).values()):
+            time.sleep(0.05)
+
+    def abandon(self) -> None:
+        pass  # stop waiting; close() cancels what is left
+
+    def close(self) -> None:
+        if self.inflight:
             try:
-                payloads = fut.result()
-            except Exception as exc:  # the worker died, or quantize is missing there
-                if interrupted and fut.cancelled():
-                    return  # left unsettled: reported as cancelled
-                name = type(exc).__name__
-                if name == "KilledWorker" and len(indices) > 1 and not interrupted:
-                    # One file may have killed the workers: each on its own.
-                    queue.extend([index] for index in reversed(indices))
-                    return
-                what = ("a Dask worker died on this file (killed, out of memory or crashed)"
-                        if name == "KilledWorker" else f"{name}: {exc}")
-                payloads = [{"status": "failed", "exit_code": 70,
-                             "error": f"{items[index].input!r}: internal error: {what}"}
-                            for index in indices]
-            # A stopped task returns fewer payloads: its other files stay
-            # unsettled, reported as cancelled.
-            for index, payload in zip(indices, payloads):
-                finish(index, payload)
-
-        try:
-            fill()
-            emit("start", {"total": len(items), "todo": len(todo), "jobs": threads})
-            while inflight:
-                with interrupts.armed():
-                    fut = next(pending)
-                settle(fut)
-                if interrupts.count:
-                    raise KeyboardInterrupt
-                fill()
-        except KeyboardInterrupt:
-            pass
-        else:
-            return False
-        # First Ctrl-C: start nothing new, let the files in progress finish.
-        first = max(1, interrupts.count)
-        try:
-            with interrupts.armed(allowed=first):
-                client.run(_stop, prefix)
-                running = set()
-                for keys in client.run(_executing, prefix).values():
-                    running.update(keys)
-                cancel = [fut for fut in inflight if fut.key not in running]
-                if cancel:
-                    client.cancel(cancel)
-                for fut in cancel:
-                    del inflight[fut]
-                emit("interrupt", {"in_flight": len(inflight)})  # one file in progress each
-                for fut in as_completed(list(inflight)):
-                    settle(fut, interrupted=True)
-                # A task cancelled just as it started: wait for its atomic write.
-                deadline = time.monotonic() + 60
-                while time.monotonic() < deadline and any(
-                        client.run(_executing, prefix).values()):
-                    time.sleep(0.05)
-        except KeyboardInterrupt:
-            pass  # second Ctrl-C: stop waiting
-        finally:
-            if inflight:
-                try:
-                    client.cancel(list(inflight))
-                except Exception:
-                    pass
-        return True
+                self.client.cancel(list(self.inflight))
+            except Exception:
+                pass
 
 
 def fit_shared_codebook_dask(client, paths, k: int, *, max_iter: int = 100, eps: float = 0.25,
