@@ -21,6 +21,7 @@ work starts, not at import time.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import fnmatch
 import hashlib
 import json
@@ -41,6 +42,7 @@ from typing import Callable, Optional
 from .. import __version__
 from ..errors import InputMissingError, OutputError, QuantizeError
 from .driver import drive
+from .job import ImageJob, encode_image
 
 __all__ = [
     "BatchSettings",
@@ -77,51 +79,26 @@ _IN_FLIGHT_PER_WORKER = 2
 
 
 @dataclass(frozen=True)
-class BatchSettings:
-    """What to do with every file of a batch.
+class BatchSettings(ImageJob):
+    """What to do with every file of a batch: the image job, and the batch's own options.
+
+    The fields of :class:`quantize.run.job.ImageJob` (one options object
+    for every command), plus:
 
     Attributes
     ----------
-    mode : {'palette', 'reconstruct'}
-        Palette PNGs, or reconstructed images.
     out_format : str or None
         Pillow format name of reconstructed images (``'JPEG'``, ...); None
         keeps the input's format when it is writable, else PNG.
-    k, max_iter, eps, init, attempts, seed
-        The k-means options (unused when ``codebook`` is given); ``init`` is
-        a method name or an array of initial centres.
-    codebook : ndarray of shape (k, 3), uint8, or None
-        A shared codebook applied to every image instead of fitting one.
     write_codebooks : bool
         Also write each image's fitted codebook as JSON beside it.
     verbose : bool
         Keep the traceback of internal errors.
-    max_pixels : int
-        Largest image (width x height) read, checked on the header.
-    frame : int or None
-        Frame of animated images to read (None: the first).
-    color_space, sort, dither, background, optimize
-        As in ``quantize image`` (``background`` an (r, g, b) tuple or None).
     """
 
-    mode: str = "palette"
     out_format: Optional[str] = None
-    k: int = 16
-    max_iter: int = 100
-    eps: float = 0.25
-    init: object = "kmeans++"
-    attempts: int = 1
-    seed: int = 0
-    codebook: object = None
     write_codebooks: bool = False
     verbose: bool = False
-    max_pixels: int = 1 << 28
-    frame: Optional[int] = None
-    color_space: str = "srgb"
-    sort: str = "frequency"
-    dither: str = "none"
-    background: Optional[tuple] = None
-    optimize: bool = False
 
     def record(self) -> dict:
         """The options that decide an output's bytes, as stored in the manifest.
@@ -613,8 +590,6 @@ def _process_file(settings: BatchSettings, input_path, output_path, codebook_out
     from ..io.codebook import codebook_to_dict, dumps_codebook
     from ..io.encode import format_for_path
     from ..io.files import write_all
-    from .job import ImageJob, encode_image
-
     started = time.perf_counter()
     try:
         try:
@@ -623,14 +598,7 @@ def _process_file(settings: BatchSettings, input_path, output_path, codebook_out
             raise InputMissingError(input_path, "no such file") from None
         except OSError as exc:
             raise InputMissingError(input_path, f"cannot read: {exc.strerror or exc}") from None
-        job = ImageJob(k=settings.k, max_iter=settings.max_iter, eps=settings.eps,
-                       init=settings.init, attempts=settings.attempts, seed=settings.seed,
-                       color_space=settings.color_space, sort=settings.sort,
-                       codebook=settings.codebook, dither=settings.dither,
-                       background=settings.background, mode=settings.mode,
-                       fmt=format_for_path(output_path, default="PNG"),
-                       optimize=settings.optimize, max_pixels=settings.max_pixels,
-                       frame=settings.frame)
+        job = dataclasses.replace(settings, fmt=format_for_path(output_path, default="PNG"))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             encoded = encode_image(job, input_path, output_path)

@@ -9,9 +9,7 @@ where, and what is printed, stays with the caller.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
-
-import numpy as np
+from typing import Any
 
 from ..errors import OptionsError, OutputError
 
@@ -51,7 +49,7 @@ class ImageJob:
     metric: str = "euclidean"
     color_space: str = "srgb"
     sort: str = "frequency"
-    codebook: Optional[np.ndarray] = None
+    codebook: Any = None
     target: Any = None
     dither: str = "none"
     background: Any = None
