@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "quantize"
 
 #: Each subpackage's layer; a module may import its own layer's modules and
 #: lower layers only. image and compat stand side by side on the core.
-LAYERS = {"errors": 0, "core": 1, "image": 2, "compat": 2, "io": 3, "run": 4, "cli": 5}
+LAYERS = {"errors": 0, "vocabulary": 0, "core": 1, "image": 2, "compat": 2, "io": 3, "run": 4, "cli": 5}
 #: Modules at the top of the package that only name things of the layers.
 FACADES = {"quantize", "quantize.__main__", "quantize.vq"}
 

@@ -19,6 +19,8 @@ import click
 
 from .. import __version__
 from ..errors import EXIT_CODES, QuantizeError, QuantizeWarning
+from ..vocabulary import (COLOR_SPACES, DITHER_METHODS, FORMAT_NAMES, INIT_METHOD_NAMES, METRICS,
+                          SORT_RULES)
 
 EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(
     f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items()
@@ -84,7 +86,6 @@ def _echo_warnings(caught, quiet: bool) -> None:
             click.echo(f"quantize: warning: {w.message}", err=True)
 
 
-INIT_METHOD_NAMES = ("kmeans++", "random")
 
 
 class InitType(click.ParamType):
@@ -173,11 +174,6 @@ def kmeans_options(fn):
     return fn
 
 
-#: --color-space, --sort and --dither choices; repeated from quantize.core.colorspace,
-#: quantize.image.pipeline and quantize.image.dither so that --help imports no numpy.
-COLOR_SPACES = ("srgb", "oklab", "lab")
-SORT_RULES = ("frequency", "luminance", "none")
-DITHER_METHODS = ("none", "floyd-steinberg", "ordered")
 
 #: Colour names --background accepts besides hex and r,g,b.
 COLOUR_NAMES = {"white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128),
@@ -298,7 +294,7 @@ def cli():
               help="Output file ('-' for standard output).")
 @kmeans_options
 @input_options
-@click.option("--metric", type=click.Choice(["euclidean", "manhattan", "cosine"]),
+@click.option("--metric", type=click.Choice(list(METRICS)),
               default="euclidean", show_default=True,
               help="Distance the palette is fitted with: euclidean (k-means), manhattan "
                    "(k-medians, robust to outlying colours) or cosine (spherical k-means: "
@@ -378,7 +374,7 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
                                      "use --mode reconstruct for other formats",
                                      param_hint="'-o' / '--output'")
     elif out_format:
-        fmt = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "tiff": "TIFF", "bmp": "BMP"}[out_format.lower()]
+        fmt = FORMAT_NAMES[out_format.lower()]
     elif output_path == "-":
         fmt = "PNG"
     else:
@@ -485,7 +481,6 @@ def _look_record(*, sort=None, dither="none", background=None) -> dict:
 # --------------------------------------------------------------------------
 # Many images, shared palettes: batch, palette, apply
 
-_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "tiff": "TIFF", "bmp": "BMP"}
 
 
 def output_options(fn):
@@ -495,7 +490,7 @@ def output_options(fn):
                      show_default=True,
                      help="palette: indexed PNG whose palette is the codebook; "
                           "reconstruct: every pixel replaced by its code's colour."),
-        click.option("--format", "out_format", type=click.Choice(sorted(_FORMATS), case_sensitive=False),
+        click.option("--format", "out_format", type=click.Choice(sorted(FORMAT_NAMES), case_sensitive=False),
                      default=None, help="Output format in reconstruct mode."),
     ]
     for option in reversed(options):
@@ -684,7 +679,7 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
             names = ", ".join("--" + n.replace("_", "-") for n in unused)
             click.echo(f"quantize: warning: {names} not used: the codebook is given", err=True)
     settings = batchlib.BatchSettings(
-        mode=mode, out_format=_FORMATS[out_format.lower()] if out_format and mode != "palette" else None,
+        mode=mode, out_format=FORMAT_NAMES[out_format.lower()] if out_format and mode != "palette" else None,
         k=colors, max_iter=max_iter, eps=eps, init=init, attempts=attempts, seed=seed,
         codebook=codebook, write_codebooks=write_codebooks, verbose=bool(verbose),
         max_pixels=max_pixels, frame=frame, color_space=color_space, sort=sort, dither=dither,
@@ -932,7 +927,7 @@ def apply_command(input_path, codebook_path, output_path, mode, out_format, as_j
     if mode == "palette":
         fmt = "PNG"
     elif out_format:
-        fmt = _FORMATS[out_format.lower()]
+        fmt = FORMAT_NAMES[out_format.lower()]
     elif output_path == "-":
         fmt = "PNG"
     else:

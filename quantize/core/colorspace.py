@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..vocabulary import COLOR_SPACES
+
 __all__ = [
     "COLOR_SPACES",
     "srgb_to_linear", "linear_to_srgb",
@@ -46,8 +48,6 @@ __all__ = [
     "delta_e_ok", "ciede2000", "luminance",
 ]
 
-#: The working spaces k-means can run in.
-COLOR_SPACES = ("srgb", "oklab", "lab")
 
 # --------------------------------------------------------------------------
 # Constants

@@ -48,13 +48,11 @@ from . import lloyd as _lloyd
 from . import search as _search
 from . import seeding as _seeding
 from ..errors import QuantizeWarning
+from ..vocabulary import METRICS
 
 __all__ = ["METRICS", "check_metric", "nearest", "pairwise_distances", "kernel_for", "greedy_seed",
            "init_centers", "relocate_empty"]
 
-#: The metrics understood by :func:`quantize.core.kmeans.cluster`,
-#: :class:`quantize.KMeans` and ``quantize image --metric``.
-METRICS = ("euclidean", "manhattan", "cosine")
 
 #: Distance-matrix entries computed at once (bounds scratch memory).
 _CHUNK = 1 << 18

@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..vocabulary import DITHER_METHODS
+
 __all__ = ["DITHER_METHODS", "BAYER8", "check_dither", "nearest_table", "ordered",
            "floyd_steinberg", "dither_labels", "dither_result"]
 
-#: The names accepted by ``--dither``.
-DITHER_METHODS = ("none", "floyd-steinberg", "ordered")
 
 
 def _bayer(n: int) -> np.ndarray:

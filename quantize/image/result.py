@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core import colorspace as _cs
+from ..vocabulary import SORT_RULES
 
 __all__ = ["QuantizeResult", "fit_options", "psnr_from_mse", "SORT_RULES", "order_codes", "pixel_inertia",
            "premultiplied", "relabel"]
 
-#: Palette orders (``--sort``): most used first, darkest first, or as fitted.
-SORT_RULES = ("frequency", "luminance", "none")
 
 
 @dataclass(frozen=True)
