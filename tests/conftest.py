@@ -80,7 +80,7 @@ def run():
     """Invoke the CLI in-process; returns click's Result."""
     from click.testing import CliRunner
 
-    from quantize.cli.commands import cli
+    from quantize.cli import cli
 
     runner = CliRunner()
 

@@ -15,7 +15,7 @@ import numpy as np
 from click.testing import CliRunner
 from PIL import Image, ImageCms
 
-from quantize.cli.commands import cli
+from quantize.cli import cli
 
 #: Every exit code the command line documents.
 DOCUMENTED_CODES = {0, 2, 65, 66, 70, 73, 74, 99, 130}

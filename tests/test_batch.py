@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from quantize.run import batch as batchlib
-from quantize.cli.commands import cli
+from quantize.cli import cli
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 REPORT_FIELDS = {"input", "output", "status", "k", "inertia", "mse", "seconds", "error"}

@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 
 from conftest import load_rgb_array
 from quantize.core import colorspace as cs
-from quantize.cli.commands import cli
+from quantize.cli import cli
 from quantize.image.pipeline import apply_codebook, quantize_image
 
 # --------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from PIL import Image  # noqa: E402
 
 from quantize.run import batch as batchlib  # noqa: E402
 from quantize.run import distributed as qdist  # noqa: E402
-from quantize.cli.commands import cli  # noqa: E402
+from quantize.cli import cli  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from quantize.image import dither
-from quantize.cli.commands import cli
+from quantize.cli import cli
 from quantize.io.encode import floyd_steinberg_pillow
 from quantize.image.pipeline import apply_codebook, quantize_image
 

@@ -120,7 +120,7 @@ def test_converged_is_recorded_in_json_codebooks_and_batch_reports(tmp_path):
     from click.testing import CliRunner
     from PIL import Image
 
-    from quantize.cli.commands import cli
+    from quantize.cli import cli
 
     src = tmp_path / "src"
     src.mkdir()
@@ -149,7 +149,7 @@ def test_a_palette_of_fully_transparent_images_is_a_clear_error(tmp_path):
     from click.testing import CliRunner
     from PIL import Image
 
-    from quantize.cli.commands import cli
+    from quantize.cli import cli
 
     Image.fromarray(np.zeros((8, 8, 4), np.uint8)).save(tmp_path / "clear.png")
     r = CliRunner().invoke(cli, ["palette", str(tmp_path / "clear.png"), "-k", "4",

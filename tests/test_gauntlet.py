@@ -340,7 +340,7 @@ def test_max_pixels_is_checked_against_the_header(src, out):
 
 
 def test_max_pixels_default_is_256_mebipixels_and_restores_pillow(src):
-    from quantize.cli.commands import MAX_PIXELS_DEFAULT
+    from quantize.cli.options import MAX_PIXELS_DEFAULT
 
     assert DEFAULT_MAX_PIXELS == MAX_PIXELS_DEFAULT == 16384 * 16384
     before = Image.MAX_IMAGE_PIXELS
@@ -1050,7 +1050,7 @@ def test_same_seed_same_bytes_in_process(src, out, mode, ext):
 
 
 def needs(*commands):
-    from quantize.cli.commands import cli
+    from quantize.cli import cli
 
     return pytest.mark.skipif(not set(commands) <= set(cli.commands),
                               reason=f"needs the {', '.join(commands)} command(s)")

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from quantize import KMeans, QuantizeWarning
-from quantize.cli.commands import cli
+from quantize.cli import cli
 from quantize.core.kmeans import cluster
 from quantize.core.metrics import (METRICS, _weighted_medians, check_metric, nearest,
                               pairwise_distances)

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from quantize.cli.commands import cli
+from quantize.cli import cli
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 QUANTIZE = [sys.executable, "-m", "quantize"]

@@ -14,7 +14,7 @@ from PIL import Image
 
 from conftest import load_rgb_array
 from quantize.core import colorspace as cs
-from quantize.cli.commands import cli
+from quantize.cli import cli
 from quantize.io.encode import encode_palette_png, png_bit_depth
 from quantize.image.pipeline import order_codes, quantize_image
 

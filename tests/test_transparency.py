@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from quantize.cli.commands import cli
+from quantize.cli import cli
 from quantize.errors import QuantizeWarning
 from quantize.io.decode import load_rgba
 from quantize.image.pipeline import apply_codebook, pixel_inertia, quantize_image

@@ -1,5 +1,9 @@
-"""The command line: click commands over the run, io and image layers."""
+"""The command line: click commands over the run, io and image layers.
 
-from .commands import main
+``main`` is the ``quantize`` console script; each command has its module,
+and :mod:`.options` holds what they share.
+"""
 
-__all__ = ["main"]
+from .main import cli, main
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,41 @@
+"""The ``quantize`` command group and its entry point."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import __version__
+from .apply import apply_command
+from .batch import batch
+from .elbow import elbow
+from .image import image
+from .options import EXIT_CODES_HELP
+from .palette import palette
+
+__all__ = ["cli", "main"]
+
+
+@click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="quantize")
+def cli():
+    """Reduce the colours of images with k-means.
+
+    Reads an image, clusters its colours with weighted k-means, and writes an
+    indexed palette PNG (or the reconstructed image) plus, optionally, the
+    codebook as JSON.
+    """
+
+
+for command in (image, batch, palette, apply_command, elbow):
+    cli.add_command(command)
+
+
+def main(argv=None) -> None:
+    """Entry point of the ``quantize`` console script."""
+    try:
+        cli.main(args=argv, prog_name="quantize")
+    except KeyboardInterrupt:  # outside a command, e.g. while importing
+        click.echo("quantize: error: interrupted", err=True)
+        sys.exit(130)

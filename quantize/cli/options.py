@@ -1,0 +1,372 @@
+"""What the commands share: option groups, parameter types, error reporting.
+
+The only layer that imports click (and, later, tqdm). numpy and Pillow are
+imported inside the commands, so ``quantize --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+
+import click
+
+from ..errors import EXIT_CODES, QuantizeError, QuantizeWarning
+from ..vocabulary import (COLOR_SPACES, DITHER_METHODS, FORMAT_NAMES, INIT_METHOD_NAMES,
+                          SORT_RULES)
+
+EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(
+    f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items()
+)
+
+DEFAULTS = {"colors": 16, "max_iter": 100, "eps": 0.25, "init": "kmeans++", "attempts": 1, "seed": 0}
+
+#: Default of --max-pixels, equal to quantize.io.decode.DEFAULT_MAX_PIXELS (2**28,
+#: 16384 x 16384); repeated here so that --help imports neither numpy nor Pillow.
+MAX_PIXELS_DEFAULT = 1 << 28
+
+
+class CliError(click.ClickException):
+    """A one-line error with an exit code: ``quantize: error: 'path': problem``."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file=None) -> None:
+        click.echo(f"quantize: error: {self.format_message()}", err=True)
+
+
+def _reports_errors(fn):
+    """Convert library errors, interrupts and bugs into CliError exit codes."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        verbose = kwargs.get("verbose", 0)
+        try:
+            return fn(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except QuantizeError as exc:
+            raise CliError(exc.format_message(), exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise CliError("interrupted", 130) from None
+        except BrokenPipeError:
+            # The reader went away (`| head`): end quietly, as filters do.
+            _silence_stdout()
+            sys.exit(0)
+        except Exception as exc:  # a bug: short message unless -v
+            if verbose:
+                traceback.print_exc()
+            raise CliError(f"internal error: {type(exc).__name__}: {exc}", 70) from None
+
+    return wrapper
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _echo_warnings(caught, quiet: bool) -> None:
+    if quiet:
+        return
+    for w in caught:
+        if issubclass(w.category, (QuantizeWarning, UserWarning, RuntimeWarning)):
+            click.echo(f"quantize: warning: {w.message}", err=True)
+
+
+
+
+class InitType(click.ParamType):
+    """``--init``: a method name, or the path of a codebook file (any format)
+    whose colours become the initial centres."""
+
+    name = "init"
+
+    def get_metavar(self, param, ctx=None):
+        return "[kmeans++|random|CODEBOOK]"
+
+    def convert(self, value, param, ctx):
+        if value in INIT_METHOD_NAMES or not isinstance(value, str):
+            return value
+        if os.path.isfile(value):
+            return value
+        self.fail(f"{value!r} is neither kmeans++, random nor an existing codebook file "
+                  "(.json, .gpl, .act, .csv, .txt, .npy)", param, ctx)
+
+
+class KSpecType(click.ParamType):
+    """A set of k: ``a..b``, ``a..b..s``, ``a,b,c`` or a mix, as a sorted list."""
+
+    name = "ks"
+
+    def get_metavar(self, param, ctx=None):
+        return "A..B[..STEP]|K,K,..."
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        from ..image.elbow import parse_k_spec
+
+        try:
+            return parse_k_spec(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _resolve_init(init, colors, *, quiet=False):
+    """(init for the library, k) from --init and -k.
+
+    A codebook file given to --init supplies the initial centres; k is then
+    its number of distinct colours, and an explicit -k that disagrees is a
+    usage error.
+    """
+    if init in INIT_METHOD_NAMES:
+        return init, colors
+    import numpy as np
+
+    from ..io.codebook import load_codebook
+
+    colours = load_codebook(init).colors
+    _, first = np.unique(colours, axis=0, return_index=True)
+    centres = colours[np.sort(first)].astype(np.float64)
+    k = int(centres.shape[0])
+    ctx = click.get_current_context()
+    source = ctx.get_parameter_source("colors")
+    if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT") and colors != k:
+        raise click.BadParameter(f"--init {init!r} has {k} distinct colours, so k is {k}; "
+                                 f"drop -k or give -k {k}, got {colors}", param_hint="'-k' / '--colors'")
+    return centres, k
+
+
+def kmeans_options(fn):
+    """The k-means options shared by every command that fits a codebook."""
+    options = [
+        click.option("-k", "--colors", type=click.IntRange(min=1), default=DEFAULTS["colors"],
+                     show_default=True, help="Number of colours (k). At most 256 in palette mode."),
+        click.option("--max-iter", type=click.IntRange(min=1), default=DEFAULTS["max_iter"],
+                     show_default=True, help="Most Lloyd iterations per attempt."),
+        click.option("--eps", type=click.FloatRange(min=0), default=DEFAULTS["eps"],
+                     show_default=True,
+                     help="Stop once no centre moves more than this (0-255 units)."),
+        click.option("--init", type=InitType(), default=DEFAULTS["init"], show_default=True,
+                     help="How to pick the first centres: kmeans++, random, or a codebook file "
+                          "(.json, .gpl, .act, .csv, .txt, .npy) whose colours are the initial "
+                          "centres (k is then its number of colours)."),
+        click.option("--attempts", type=click.IntRange(min=1), default=DEFAULTS["attempts"],
+                     show_default=True, help="Independent runs; the lowest inertia wins."),
+        click.option("--seed", type=int, default=DEFAULTS["seed"], show_default=True,
+                     help="Random seed; the same seed gives the same bytes."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+
+#: Colour names --background accepts besides hex and r,g,b.
+COLOUR_NAMES = {"white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128),
+                "gray": (128, 128, 128), "red": (255, 0, 0), "green": (0, 128, 0),
+                "blue": (0, 0, 255)}
+
+
+def parse_colour(text: str):
+    """An (r, g, b) tuple from '#rrggbb', 'rrggbb', '#rgb', 'r,g,b' or a name.
+
+    >>> parse_colour("#ff8000"), parse_colour("#fff"), parse_colour("10, 20, 30")
+    ((255, 128, 0), (255, 255, 255), (10, 20, 30))
+    """
+    value = text.strip().lower()
+    if value in COLOUR_NAMES:
+        return COLOUR_NAMES[value]
+    if "," in value:
+        parts = [p.strip() for p in value.split(",")]
+        if len(parts) == 3 and all(p.isdigit() and int(p) <= 255 for p in parts):
+            return tuple(int(p) for p in parts)
+        raise ValueError(f"{text!r}: r,g,b needs three integers in 0..255")
+    digits = value[1:] if value.startswith("#") else value
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    if len(digits) == 6 and all(c in "0123456789abcdef" for c in digits):
+        return tuple(int(digits[i:i + 2], 16) for i in (0, 2, 4))
+    raise ValueError(f"{text!r} is not a colour: use #rrggbb, #rgb, r,g,b or one of "
+                     f"{', '.join(sorted(COLOUR_NAMES))}")
+
+
+class ColourType(click.ParamType):
+    """--background: a colour as #rrggbb, #rgb, r,g,b or a name."""
+
+    name = "colour"
+
+    def get_metavar(self, param, ctx=None):
+        return "COLOR"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_colour(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def color_space_option(fn):
+    """--color-space, for every command that fits or applies a codebook."""
+    return click.option(
+        "--color-space", "color_space", type=click.Choice(COLOR_SPACES), default="srgb",
+        show_default=True,
+        help="Where colours are compared: srgb (the pixel values; lowest MSE), oklab or lab "
+             "(perceptual: lower ΔE, often better-looking, slightly lower PSNR). k-means runs "
+             "there and every colour takes its nearest code there.")(fn)
+
+
+def sort_option(fn):
+    """--sort: the palette order of a fitted codebook."""
+    return click.option(
+        "--sort", "sort", type=click.Choice(SORT_RULES), default="frequency", show_default=True,
+        help="Palette order: frequency (most used first, ties by colour value), luminance "
+             "(darkest first) or none (the order k-means found; with --init CODEBOOK, that "
+             "codebook's). Entries with transparency always come first.")(fn)
+
+
+def look_options(fn):
+    """--dither, --background and --optimize, for every command that writes images."""
+    options = [
+        click.option("--dither", type=click.Choice(DITHER_METHODS), default="none",
+                     show_default=True,
+                     help="none, floyd-steinberg (error diffusion: smooth gradients, noisier "
+                          "pixels) or ordered (Bayer 8x8 pattern). Only codebook colours are used."),
+        click.option("--background", type=ColourType(), default=None,
+                     help="Flatten transparency onto this colour (#rrggbb, #rgb, r,g,b or a "
+                          "name) first.  [default: keep alpha: a reserved transparent palette "
+                          "entry, RGBA output where the format has alpha]"),
+        click.option("--optimize", is_flag=True,
+                     help="Smallest PNG files: compress with several zlib settings (levels 6 and "
+                          "9, two strategies) and keep the smallest; a few times slower."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def input_options(fn):
+    """--max-pixels and --frame, for every command that reads images."""
+    options = [
+        click.option("--max-pixels", type=click.IntRange(min=1), default=MAX_PIXELS_DEFAULT,
+                     show_default=True, metavar="N",
+                     help="Refuse an image whose header claims more than N pixels (width x "
+                          "height), before decoding it (exit 65); the default is 16384 x 16384."),
+        click.option("--frame", type=click.IntRange(min=0), default=None, metavar="N",
+                     help="Frame of an animated GIF, APNG or WebP (page of a TIFF) to read, "
+                          "counting from 0.  [default: the first, with a warning]"),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _look_record(*, sort=None, dither="none", background=None) -> dict:
+    """The look options (colour space, sort, dither, background) worth recording in a codebook file, when not the defaults."""
+    out = {}
+    if sort not in (None, "frequency"):
+        out["sort"] = sort
+    if dither != "none":
+        out["dither"] = dither
+    if background is not None:
+        out["background"] = "#{:02x}{:02x}{:02x}".format(*background)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Many images, shared palettes: batch, palette, apply
+
+
+
+def output_options(fn):
+    """--mode and --format, as in `image`."""
+    options = [
+        click.option("--mode", type=click.Choice(["palette", "reconstruct"]), default="palette",
+                     show_default=True,
+                     help="palette: indexed PNG whose palette is the codebook; "
+                          "reconstruct: every pixel replaced by its code's colour."),
+        click.option("--format", "out_format", type=click.Choice(sorted(FORMAT_NAMES), case_sensitive=False),
+                     default=None, help="Output format in reconstruct mode."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def scheduler_options(fn):
+    """--scheduler and --scheduler-timeout: run the work on a Dask cluster."""
+    options = [
+        click.option("--scheduler", metavar="ADDRESS", envvar="QUANTIZE_SCHEDULER",
+                     default=None, show_envvar=True,
+                     help="Run the work on a Dask cluster: tcp://HOST:PORT of its scheduler, or "
+                          "'local-dask' for a LocalCluster on 127.0.0.1 (-j workers). Inputs and "
+                          "outputs must be at the same paths on every worker. Needs the extra "
+                          "quantize[dask].  [default: local worker processes]"),
+        click.option("--scheduler-timeout", type=click.FloatRange(min=0, min_open=True),
+                     default=10.0, show_default=True, metavar="SECONDS",
+                     help="How long to wait for the scheduler to answer (else exit 69)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _dask_client(scheduler, timeout, workers=None):
+    """A context manager yielding a Dask client for ``scheduler``, or None without one."""
+    import contextlib
+
+    if not scheduler:
+        return contextlib.nullcontext(None)
+    from ..run.distributed import DaskMissingError, connect, require_dask
+
+    try:
+        require_dask()
+    except DaskMissingError as exc:
+        raise click.UsageError(str(exc)) from None
+    return connect(scheduler, timeout=timeout, workers=workers)
+
+
+def _refuse_terminals(inputs=(), output=None) -> None:
+    """Usage errors for binary data to a terminal, or '-' read from a terminal."""
+    if output == "-" and sys.stdout is not None and sys.stdout.isatty():
+        raise click.UsageError("refusing to write binary image data to a terminal; "
+                               "redirect standard output or give -o FILE")
+    if "-" in inputs and sys.stdin is not None and sys.stdin.isatty():
+        raise click.UsageError("'-' reads an image from standard input, which is a terminal; "
+                               "redirect it or give a file")
+
+
+def _check_palette_format(mode, out_format, output_path=None) -> None:
+    if mode != "palette":
+        return
+    if out_format and out_format.lower() != "png":
+        raise click.BadParameter(f"palette mode writes PNG, not {out_format}; "
+                                 "use --mode reconstruct for other formats",
+                                 param_hint="'--format'")
+    if output_path not in (None, "-"):
+        from ..io.encode import format_for_path
+        if format_for_path(output_path, default="PNG") != "PNG":
+            raise click.BadParameter(f"palette mode writes PNG, not {output_path!r}; "
+                                     "use --mode reconstruct for other formats",
+                                     param_hint="'-o' / '--output'")
+
+
+def _explicit(names) -> list:
+    """Those of the parameters ``names`` given on the command line (or environment)."""
+    ctx = click.get_current_context()
+    given = []
+    for name in names:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT"):
+            given.append(name)
+    return given
