@@ -484,3 +484,29 @@ def test_batch_module_imports_neither_click_nor_tqdm():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("options", [
+    [],
+    ["--dither", "ordered", "--sort", "luminance"],
+    ["--background", "white", "--color-space", "oklab", "--dither", "floyd-steinberg"],
+])
+def test_image_and_batch_write_the_same_codebook_and_image(tmp_path, options):
+    from click.testing import CliRunner
+
+    from quantize.cli import cli
+
+    src = tmp_path / "src"
+    rgba = np.dstack([np.random.default_rng(3).integers(0, 256, (20, 30, 3), dtype=np.uint8),
+                      np.full((20, 30), 255, np.uint8)])
+    rgba[:5, :, 3] = 0
+    save(src / "a.png", rgba)
+    runner = CliRunner()
+    r = runner.invoke(cli, ["image", str(src / "a.png"), "-k", "6", "-o", str(tmp_path / "a.png"),
+                            "--codebook", str(tmp_path / "a.json"), *options])
+    assert r.exit_code == 0, r.output
+    b = runner.invoke(cli, ["batch", str(src), "-o", str(tmp_path / "out"), "-k", "6", "-j", "1",
+                            "--write-codebooks", "-q", *options])
+    assert b.exit_code == 0, b.output
+    assert (tmp_path / "out" / "a.png").read_bytes() == (tmp_path / "a.png").read_bytes()
+    assert (tmp_path / "out" / "a.json").read_bytes() == (tmp_path / "a.json").read_bytes()

@@ -9,7 +9,9 @@ import warnings
 import click
 
 from ..vocabulary import FORMAT_NAMES
-from .options import (EXIT_CODES_HELP, _check_palette_format, _echo_warnings, _refuse_terminals, _reports_errors, color_space_option, input_options, look_options, output_options)
+from .options import (EXIT_CODES_HELP, _check_palette_format, _echo_warnings, _refuse_terminals,
+                      _reports_errors, color_space_option, input_options, look_options,
+                      output_options)
 
 
 

@@ -8,7 +8,9 @@ import sys
 import click
 
 from ..vocabulary import FORMAT_NAMES
-from .options import (CliError, EXIT_CODES_HELP, _check_palette_format, _dask_client, _explicit, _reports_errors, _resolve_init, color_space_option, input_options, kmeans_options, look_options, output_options, scheduler_options, sort_option)
+from .options import (CliError, EXIT_CODES_HELP, _check_palette_format, _dask_client, _explicit,
+                      _reports_errors, _resolve_init, color_space_option, input_options,
+                      kmeans_options, look_options, output_options, scheduler_options, sort_option)
 
 
 

@@ -11,7 +11,8 @@ import warnings
 import click
 
 from ..vocabulary import INIT_METHOD_NAMES
-from .options import (DEFAULTS, EXIT_CODES_HELP, KSpecType, _echo_warnings, _reports_errors, input_options)
+from .options import (DEFAULTS, EXIT_CODES_HELP, KSpecType, _echo_warnings, _reports_errors,
+                      input_options)
 
 
 

@@ -10,7 +10,9 @@ import warnings
 import click
 
 from ..vocabulary import FORMAT_NAMES, INIT_METHOD_NAMES, METRICS
-from .options import (CliError, EXIT_CODES_HELP, _echo_warnings, _look_record, _refuse_terminals, _reports_errors, _resolve_init, color_space_option, input_options, kmeans_options, look_options, sort_option)
+from .options import (CliError, EXIT_CODES_HELP, _echo_warnings, _refuse_terminals,
+                      _reports_errors, _resolve_init, color_space_option, input_options,
+                      kmeans_options, look_options, sort_option)
 
 
 
@@ -135,7 +137,7 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
 
     from ..io.codebook import encode_codebook
     from ..io.files import write_all
-    from ..run.job import ImageJob, encode_image
+    from ..run.job import ImageJob, encode_image, recorded_options
 
     job = ImageJob(k=colors, max_iter=max_iter, eps=eps, init=init, attempts=attempts, seed=seed,
                    metric=metric, color_space=color_space, sort=sort, target=target,
@@ -148,12 +150,7 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
     result, data, search = encoded.result, encoded.data, encoded.search
     _echo_warnings(caught, quiet)
     outputs = [(output_path, data)]
-    options = dict(result.options, init=init_label, mode=mode, color_space=color_space)
-    if metric != "euclidean":
-        options["metric"] = metric
-    if target is not None:
-        options.update(k_max=colors, min_psnr=min_psnr, max_mse=max_mse)
-    options.update(_look_record(sort=sort, dither=dither, background=background))
+    options = recorded_options(job, result, init_label)
     if codebook_path is not None:
         from ..image.transparency import codebook_rows
 

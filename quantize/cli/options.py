@@ -271,18 +271,6 @@ def input_options(fn):
     return fn
 
 
-def _look_record(*, sort=None, dither="none", background=None) -> dict:
-    """The look options (colour space, sort, dither, background) worth recording in a codebook file, when not the defaults."""
-    out = {}
-    if sort not in (None, "frequency"):
-        out["sort"] = sort
-    if dither != "none":
-        out["dither"] = dither
-    if background is not None:
-        out["background"] = "#{:02x}{:02x}{:02x}".format(*background)
-    return out
-
-
 # --------------------------------------------------------------------------
 # Many images, shared palettes: batch, palette, apply
 

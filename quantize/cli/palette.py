@@ -9,7 +9,11 @@ import warnings
 
 import click
 
-from .options import (CliError, ColourType, EXIT_CODES_HELP, _dask_client, _echo_warnings, _look_record, _refuse_terminals, _reports_errors, _resolve_init, color_space_option, input_options, kmeans_options, scheduler_options, sort_option)
+from ..run.job import look_record
+
+from .options import (CliError, ColourType, EXIT_CODES_HELP, _dask_client, _echo_warnings,
+                      _refuse_terminals, _reports_errors, _resolve_init, color_space_option,
+                      input_options, kmeans_options, scheduler_options, sort_option)
 
 
 
@@ -118,7 +122,7 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
     _echo_warnings(caught, quiet)
     options = {"k": colors, "max_iter": max_iter, "eps": eps, "init": init_label,
                "attempts": attempts, "seed": seed, "color_space": color_space}
-    options.update(_look_record(sort=sort, background=background))
+    options.update(look_record(sort=sort, background=background))
     outcome = (fit.n_iter, fit.converged)
     doc = codebook_to_dict(fit.codebook, fit.counts, inertia=fit.inertia, options=options,
                            fit=outcome)

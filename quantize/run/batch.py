@@ -42,7 +42,7 @@ from typing import Callable, Optional
 from .. import __version__
 from ..errors import InputMissingError, OutputError, QuantizeError
 from .driver import drive
-from .job import ImageJob, encode_image
+from .job import ImageJob, encode_image, recorded_options
 
 __all__ = [
     "BatchSettings",
@@ -605,9 +605,9 @@ def _process_file(settings: BatchSettings, input_path, output_path, codebook_out
         result, data = encoded.result, encoded.data
         outputs = [(output_path, data)]
         if codebook_output is not None:
-            options = dict(result.options, mode=settings.mode, color_space=settings.color_space)
-            if not isinstance(options.get("init"), str):  # centres from --init CODEBOOK
-                options["init"] = settings.record()["init"]
+            init = settings.init
+            init_label = init if isinstance(init, str) else settings.record()["init"]
+            options = recorded_options(job, result, init_label)
             from ..image.transparency import codebook_rows
 
             colours, counts, alpha = codebook_rows(result.codebook, result.counts)

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import OptionsError, OutputError
 
-__all__ = ["ImageJob", "EncodedImage", "encode_image"]
+__all__ = ["ImageJob", "EncodedImage", "encode_image", "look_record", "recorded_options"]
 
 
 @dataclass(frozen=True)
@@ -145,3 +145,36 @@ def encode_image(job: ImageJob, input_path, output_path) -> EncodedImage:
     else:
         data = encode_rgb(result.reconstruct(), job.fmt, path=output_path, optimize=job.optimize)
     return EncodedImage(result, data, search, n_pixels)
+
+
+def look_record(*, sort=None, dither="none", background=None) -> dict:
+    """The look options worth recording in a codebook, when not the defaults."""
+    out = {}
+    if sort not in (None, "frequency"):
+        out["sort"] = sort
+    if dither != "none":
+        out["dither"] = dither
+    if background is not None:
+        out["background"] = "#{:02x}{:02x}{:02x}".format(*background)
+    return out
+
+
+def recorded_options(job: ImageJob, result, init_label) -> dict:
+    """The options a fitted image's codebook records, the same for ``image`` and ``batch``.
+
+    Parameters
+    ----------
+    job : ImageJob
+    result : QuantizeResult
+        The fit's result (its ``options``: k and the k-means options).
+    init_label : str
+        What ``--init`` was given as: a method name, or the codebook file
+        whose colours were the initial centres.
+    """
+    options = dict(result.options, init=init_label, mode=job.mode, color_space=job.color_space)
+    if job.metric != "euclidean":
+        options["metric"] = job.metric
+    if job.target is not None:
+        options.update(k_max=job.k, min_psnr=job.target.min_psnr, max_mse=job.target.max_mse)
+    options.update(look_record(sort=job.sort, dither=job.dither, background=job.background))
+    return options
