@@ -22,9 +22,12 @@ from .options import (DEFAULTS, EXIT_CODES_HELP, KSpecType, _echo_warnings, _rep
               help="The k to try: a range 2..64, a stepped range 2..64..2, a list 4,8,16, "
                    "or a mix (2..16,24,32).")
 @click.option("--max-iter", type=click.IntRange(min=1), default=DEFAULTS["max_iter"],
-              show_default=True, help="Most Lloyd iterations per attempt.")
+              show_default=True,
+              help=("Most Lloyd iterations of the last stage (on every distinct colour), "
+                    "per attempt."))
 @click.option("--eps", type=click.FloatRange(min=0), default=DEFAULTS["eps"], show_default=True,
-              help="Stop once no centre moves more than this (0-255 units).")
+              help=("The last stage stops once no centre moves more than this "
+                    "(0-255 units)."))
 @click.option("--init", type=click.Choice(list(INIT_METHOD_NAMES)), default=DEFAULTS["init"],
               show_default=True, help="How to pick the first centres.")
 @click.option("--attempts", type=click.IntRange(min=1), default=DEFAULTS["attempts"],

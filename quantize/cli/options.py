@@ -14,6 +14,7 @@ import traceback
 import click
 
 from ..errors import EXIT_CODES, QuantizeError, QuantizeWarning
+from ..run.job import ImageJob
 from ..vocabulary import (COLOR_SPACES, DITHER_METHODS, FORMAT_NAMES, INIT_METHOD_NAMES,
                           SORT_RULES)
 
@@ -21,7 +22,9 @@ EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(
     f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items()
 )
 
-DEFAULTS = {"colors": 16, "max_iter": 100, "eps": 0.25, "init": "kmeans++", "attempts": 1, "seed": 0}
+#: The k-means options' defaults: those of the image job, the one options object.
+DEFAULTS = {"colors": ImageJob.k, "max_iter": ImageJob.max_iter, "eps": ImageJob.eps,
+            "init": ImageJob.init, "attempts": ImageJob.attempts, "seed": ImageJob.seed}
 
 #: Default of --max-pixels, equal to quantize.io.decode.DEFAULT_MAX_PIXELS (2**28,
 #: 16384 x 16384); repeated here so that --help imports neither numpy nor Pillow.
@@ -151,10 +154,13 @@ def kmeans_options(fn):
         click.option("-k", "--colors", type=click.IntRange(min=1), default=DEFAULTS["colors"],
                      show_default=True, help="Number of colours (k). At most 256 in palette mode."),
         click.option("--max-iter", type=click.IntRange(min=1), default=DEFAULTS["max_iter"],
-                     show_default=True, help="Most Lloyd iterations per attempt."),
+                     show_default=True,
+                     help=("Most Lloyd iterations of the last stage (on every distinct "
+                           "colour), per attempt.")),
         click.option("--eps", type=click.FloatRange(min=0), default=DEFAULTS["eps"],
                      show_default=True,
-                     help="Stop once no centre moves more than this (0-255 units)."),
+                     help=("The last stage stops once no centre moves more than this "
+                           "(0-255 units).")),
         click.option("--init", type=InitType(), default=DEFAULTS["init"], show_default=True,
                      help="How to pick the first centres: kmeans++, random, or a codebook file "
                           "(.json, .gpl, .act, .csv, .txt, .npy) whose colours are the initial "
