@@ -8,8 +8,7 @@ import warnings
 
 import click
 
-from ..vocabulary import FORMAT_NAMES
-from .options import (EXIT_CODES_HELP, _check_palette_format, _echo_warnings, _refuse_terminals,
+from .options import (EXIT_CODES_HELP, _echo_warnings, _output_format, _refuse_terminals,
                       _reports_errors, color_space_option, input_options, look_options,
                       output_options)
 
@@ -54,21 +53,9 @@ def apply_command(input_path, codebook_path, output_path, mode, out_format, as_j
     if input_path == "-" and codebook_path == "-":
         raise click.UsageError("the image and the codebook cannot both come from standard input")
     _refuse_terminals(inputs=[input_path, codebook_path], output=output_path)
-    _check_palette_format(mode, out_format, output_path)
-    from ..io.encode import format_for_path
+    fmt = _output_format(mode, out_format, output_path)
     from ..io.files import check_not_input
 
-    if mode == "palette":
-        fmt = "PNG"
-    elif out_format:
-        fmt = FORMAT_NAMES[out_format.lower()]
-    elif output_path == "-":
-        fmt = "PNG"
-    else:
-        try:
-            fmt = format_for_path(output_path)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="'-o' / '--output'") from None
     check_not_input(output_path, [input_path, codebook_path])
 
     from ..io.codebook import load_codebook

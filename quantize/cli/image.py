@@ -9,9 +9,9 @@ import warnings
 
 import click
 
-from ..vocabulary import FORMAT_NAMES, INIT_METHOD_NAMES, METRICS
-from .options import (CliError, EXIT_CODES_HELP, _echo_warnings, _refuse_terminals,
-                      _reports_errors, _resolve_init, color_space_option, input_options,
+from ..vocabulary import INIT_METHOD_NAMES, METRICS
+from .options import (CliError, EXIT_CODES_HELP, _echo_warnings, _output_format,
+                      _refuse_terminals, _reports_errors, _resolve_init, color_space_option, input_options,
                       kmeans_options, look_options, sort_option)
 
 
@@ -94,23 +94,9 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
         raise click.BadParameter(f"palette mode holds at most 256 colours, got {colors}; "
                                  "use --mode reconstruct for more", param_hint="'-k' / '--colors'")
     _refuse_terminals(inputs=[input_path], output=output_path)
-    from ..io.encode import format_for_path
     from ..io.files import check_not_input
-    if mode == "palette":
-        fmt = "PNG"
-        if output_path != "-" and format_for_path(output_path, default="PNG") != "PNG":
-            raise click.BadParameter(f"palette mode writes PNG, not {output_path!r}; "
-                                     "use --mode reconstruct for other formats",
-                                     param_hint="'-o' / '--output'")
-    elif out_format:
-        fmt = FORMAT_NAMES[out_format.lower()]
-    elif output_path == "-":
-        fmt = "PNG"
-    else:
-        try:
-            fmt = format_for_path(output_path)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="'-o' / '--output'") from None
+
+    fmt = _output_format(mode, out_format, output_path)
     check_not_input(output_path, [input_path])
     if codebook_path is not None:
         if codebook_path == "-" and output_path == "-":

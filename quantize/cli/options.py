@@ -355,6 +355,22 @@ def _check_palette_format(mode, out_format, output_path=None) -> None:
                                      param_hint="'-o' / '--output'")
 
 
+def _output_format(mode, out_format, output_path) -> str:
+    """The Pillow format of an image output: PNG in palette mode (checked), else
+    ``--format``, else the extension (PNG for standard output)."""
+    _check_palette_format(mode, out_format, output_path)
+    if mode == "palette" or (not out_format and output_path == "-"):
+        return "PNG"
+    if out_format:
+        return FORMAT_NAMES[out_format.lower()]
+    from ..io.encode import format_for_path
+
+    try:
+        return format_for_path(output_path)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'-o' / '--output'") from None
+
+
 def _explicit(names) -> list:
     """Those of the parameters ``names`` given on the command line (or environment)."""
     ctx = click.get_current_context()
