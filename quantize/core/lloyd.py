@@ -313,14 +313,21 @@ def lloyd(data, weights, centers, max_iter: int, eps: float, callback=None, *,
         if far.size:
             candidates[:, far], upper[far], lower[far], rest[far] = search(far)
 
+    def centre_distances():
+        """Distances between every pair of centres (the diagonal 0)."""
+        return np.sqrt(np.maximum(_pairwise_sq(centers), 0.0))
+
     def overlapping():
         if k == 1:
             return np.empty(0, dtype=np.intp)
-        gaps = _pairwise_sq(centers)
+        gaps = between.copy()
         np.fill_diagonal(gaps, np.inf)
-        half_gap = 0.5 * np.sqrt(np.maximum(gaps.min(axis=1), 0.0))
+        half_gap = 0.5 * gaps.min(axis=1)
         return np.flatnonzero(upper > np.maximum(lower, half_gap[candidates[0]]))
 
+    # Kept for the current centres: the bounds' test after an update and
+    # the next update's local moves both need them.
+    between = centre_distances()
     if state is None:
         candidates, upper, lower, rest = search()
     else:
@@ -349,7 +356,7 @@ def lloyd(data, weights, centers, max_iter: int, eps: float, callback=None, *,
             _relocate_empty(points_t.T, weights, upper * upper, new_centers, np.flatnonzero(~full))
         move = np.sqrt(np.einsum("ij,ij->i", new_centers - centers, new_centers - centers))
         max_move = float(move.max())
-        shrink = _local_moves(centers, move, labels, upper, rest)[labels]
+        shrink = _local_moves(between, move, labels, upper, rest)[labels]
         lower -= shrink
         rest -= shrink
         upper += move[labels]
@@ -361,6 +368,7 @@ def lloyd(data, weights, centers, max_iter: int, eps: float, callback=None, *,
             break
         if n_iter == max_iter:
             break
+        between = centre_distances()
         rows = overlapping()
         if rows.size == 0:
             continue
@@ -391,7 +399,7 @@ def _widen_down(sq, slack):
     return np.sqrt(out, out=out)
 
 
-def _local_moves(centers, move, labels, upper, rest):
+def _local_moves(between, move, labels, upper, rest):
     """For each centre a: how far the centres that matter to a's rows moved at most.
 
     For a row x of centre a, every other centre was at least ``lower`` (or,
@@ -400,11 +408,12 @@ def _local_moves(centers, move, labels, upper, rest):
     over a's rows, plus the largest move, from a cannot come within ``rest``
     of any of them (triangle inequality), so only the moves of the centres
     within R_a of a count. Far-off centres (outliers' codes) often move the
-    most; they no longer loosen every row's bounds.
+    most; they no longer loosen every row's bounds. ``between`` holds the
+    distances between the centres before the move.
     """
-    k = centers.shape[0]
+    k = between.shape[0]
     reach = np.zeros(k)
     np.maximum.at(reach, labels, rest + upper)
     reach += move.max()
-    near = np.sqrt(np.maximum(_pairwise_sq(centers), 0.0)) <= reach[:, None]
+    near = between <= reach[:, None]
     return np.where(near, move[None, :], 0.0).max(axis=1)

@@ -183,6 +183,7 @@ class _CellPyramid:
         self._values = values
         self._weights = hist.counts.astype(np.float64)
         self._levels = {}
+        self._colours64 = None
 
     def _counted(self, shift: int):
         bits = 8 - shift
@@ -233,7 +234,10 @@ class _CellPyramid:
         """(means, weights) of the occupied cells of side ``2**shift``."""
         if shift == 0:
             if self._values is None:
-                return self._hist.colours.astype(np.float64), self._weights
+                # Made once, and only when asked for (seeding on the colours).
+                if self._colours64 is None:
+                    self._colours64 = self._hist.colours.astype(np.float64)
+                return self._colours64, self._weights
             return self._values, self._weights
         _, sums, weights = self._raw(shift)
         return sums / weights[:, None], weights
@@ -322,9 +326,9 @@ def _fit_codebook(hist, k, *, init, max_iter, eps, attempts, seed, callback, met
     weights = hist.counts.astype(np.float64)
     if metric != "euclidean":
         # Other metrics run the core's own loop on every distinct colour.
-        fit = _kmeans.cluster(colours.astype(np.float64), k, weights=weights, init=init, max_iter=max_iter,
-                              eps=eps * scale, attempts=attempts, seed=rng, callback=callback,
-                              metric=metric)
+        fit = _kmeans.cluster(colours.astype(np.float64), k, weights=weights, init=init,
+                              max_iter=max_iter, eps=eps * scale, attempts=attempts, seed=rng,
+                              callback=callback, metric=metric)
         return _cs.from_working(fit.centers, color_space), fit.n_iter, fit.converged
     pyramid = _CellPyramid(hist, values=working)
     if isinstance(init, str):
@@ -397,13 +401,15 @@ def _seed_level(pyramid, k, init_fn, rng):
     distinct cells.
     """
     shift = pyramid.finest_within(max(MIN_SEED_CELLS, SEED_CELLS_PER_CODE * k))
-    total_sq = pyramid.total_sq()
+    total_sq = None  # measured when a spread is first needed
     while True:
         points, weights = pyramid.level(shift)
         seeds = init_fn(points, weights, k, rng)
         if shift == 0 or pyramid.size(shift - 1) > max(MAX_SEED_CELLS,
                                                        MAX_SEED_CELLS_PER_CODE * k):
             return shift, seeds
+        if total_sq is None:
+            total_sq = pyramid.total_sq()
         spread = pyramid.spread(shift, total_sq)
         if seeds is not None:
             _, sq_dist = _kmeans.assign(points, seeds)

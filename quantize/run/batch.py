@@ -550,7 +550,6 @@ def _import_work_modules() -> None:
     """Import what a file's work needs, once per process."""
     from ..image import pipeline  # noqa: F401
     from ..io import codebook, decode, encode, files  # noqa: F401
-    from . import job  # noqa: F401
 
 
 def _init_worker(settings: BatchSettings, threads: int) -> None:
