@@ -274,3 +274,49 @@ def test_quantize_rgba_directly_with_init_adds_the_transparent_entry():
     init = np.array([[0, 0, 0], [255, 255, 255], [255, 0, 0]], float)
     r = quantize_rgba(img, 3, init=init)
     assert r.codebook.shape[0] == 4 and tuple(r.codebook[0]) == (0, 0, 0, 0)
+
+
+def _half_clear(path):
+    rgba = np.dstack([np.random.default_rng(5).integers(0, 256, (16, 20, 3), dtype=np.uint8),
+                      np.full((16, 20), 255, np.uint8)])
+    rgba[:4, :, 3] = 0
+    Image.fromarray(rgba).save(path)
+    return path
+
+
+def test_a_quality_target_on_an_image_with_transparency_is_a_usage_error(tmp_path):
+    from click.testing import CliRunner
+
+    from quantize.cli import cli
+
+    r = CliRunner().invoke(cli, ["image", str(_half_clear(tmp_path / "a.png")), "--min-psnr", "30",
+                                 "-o", str(tmp_path / "out.png")])
+    assert r.exit_code == 2
+    assert "transparency" in r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+def test_a_palette_that_needs_a_257th_entry_is_refused_by_apply_and_batch_alike(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from quantize.cli import cli
+
+    src = tmp_path / "src"
+    src.mkdir()
+    _half_clear(src / "a.png")
+    colours = [[i, 255 - i, (7 * i) % 256] for i in range(256)]
+    (tmp_path / "book.json").write_text(json.dumps({"format": "quantize-codebook", "version": 1,
+                                                    "k": 256, "colors": colours}))
+    runner = CliRunner()
+    r = runner.invoke(cli, ["apply", str(src / "a.png"), "-c", str(tmp_path / "book.json"),
+                            "-o", str(tmp_path / "out.png")])
+    assert r.exit_code == 73, r.output
+    assert "256-colour palette" in r.output
+    assert not (tmp_path / "out.png").exists()
+    r = runner.invoke(cli, ["batch", str(src), "-o", str(tmp_path / "batch"), "-j", "1",
+                            "--codebook", str(tmp_path / "book.json")])
+    assert r.exit_code == 73, r.output
+    assert "256-colour palette" in r.output
+    assert not [p for p in (tmp_path / "batch").rglob("*.png")]
