@@ -20,12 +20,12 @@ import numpy as np
 
 from ..errors import QuantizeWarning
 from . import metrics as _metrics
-from .lloyd import KMeansResult, LloydResult, LloydState, _run_once, cluster_sums, lloyd
+from .lloyd import KMeansResult, LloydResult, LloydState, cluster_sums, lloyd, run_plain
 from .search import assign
 from .seeding import INIT_METHODS
 
 __all__ = ["KMeansResult", "LloydResult", "LloydState", "cluster", "assign", "lloyd", "INIT_METHODS",
-           "check_run_options", "cluster_sums"]
+           "check_run_options", "cluster_sums", "run_plain"]
 
 SeedLike = Union[None, int, np.random.Generator]
 
@@ -130,12 +130,9 @@ def cluster(
         if not weights.sum() > 0:
             raise ValueError("weights must not be all zero")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    if metric != "euclidean":
-        _metrics.check_metric(metric)
-        return _metrics._cluster(data, weights, k, init if given is None else given,
-                                 int(max_iter), float(eps), int(attempts), rng, callback, metric)
-    return _cluster(data, weights, k, init_fn if given is None else given, int(max_iter),
-                    float(eps), int(attempts), rng, callback)
+    _metrics.check_metric(metric)
+    return _cluster(data, weights, k, init if given is None else given, int(max_iter),
+                    float(eps), int(attempts), rng, callback, metric)
 
 
 def check_run_options(k, n, init, max_iter, eps, attempts):
@@ -163,34 +160,46 @@ def check_run_options(k, n, init, max_iter, eps, attempts):
     return None, given, 1
 
 
-def _cluster(data, weights, k, init, max_iter, eps, attempts, rng, callback,
-             dist_dtype=np.float64):
-    """Best-of-attempts loop. Assumes validated input."""
+def _cluster(data, weights, k, init, max_iter, eps, attempts, rng, callback, metric):
+    """Best-of-attempts loop over the metric's kernel. Assumes validated input.
+
+    ``init`` is an init name or a (k, N) array of centres.
+    """
+    kernel = _metrics.kernel_for(metric, data, weights)
+    if not (kernel.seed_weights > 0).any():
+        raise ValueError(f"the {metric} metric needs at least one non-zero row of positive weight")
     best = None
     for _ in range(attempts):
-        if callable(init):
-            centers = init(data, weights, k, rng)
+        if isinstance(init, str):
+            centers = _metrics.init_centers(kernel, init, k, rng)
             if centers is None:
-                return _distinct_rows_result(data, weights, k)
+                return _distinct_rows_result(kernel, weights, k)
         else:
             centers = init
-        centers, labels, min_sq, n_iter, converged = _run_once(
-            data, weights, centers, max_iter, eps, callback, dist_dtype
-        )
-        inertia = float(np.dot(weights, min_sq))
+        centers, labels, cost, n_iter, converged = run_plain(
+            kernel, weights, centers, max_iter, eps, callback)
+        inertia = float(np.dot(weights, cost))
         if best is None or inertia < best.inertia:
             best = KMeansResult(centers, labels, inertia, n_iter, converged)
     return best
 
 
-def _distinct_rows_result(data, weights, k):
-    """The result when there are fewer distinct rows than k: those rows."""
-    distinct = np.unique(data[weights > 0], axis=0)
-    warnings.warn(
-        f"data has {distinct.shape[0]} distinct rows, fewer than k={k}; "
-        "returning the distinct rows as centres",
-        QuantizeWarning,
-        stacklevel=3,
-    )
-    labels, min_sq = assign(data, distinct)
-    return KMeansResult(distinct, labels, float(np.dot(weights, min_sq)), 0, True)
+def _distinct_rows_result(kernel, weights, k):
+    """Fewer distinct usable rows than k: one centre per distinct row (or direction)."""
+    usable = kernel.seed_weights > 0
+    distinct = np.unique(kernel.seed_rows[usable], axis=0)
+    if kernel.name == "cosine":
+        what = f"{distinct.shape[0]} distinct directions, fewer than k={k}; returning one centre per direction"
+    else:
+        what = f"{distinct.shape[0]} distinct rows, fewer than k={k}; returning the distinct rows as centres"
+    warnings.warn(f"data has {what}", QuantizeWarning, stacklevel=3)
+    m = kernel.data.shape[0]
+    labels = np.empty(m, dtype=np.intp)
+    cost = np.empty(m, dtype=np.float64)
+    kernel.assign(distinct, labels, cost)
+    centers = distinct
+    if kernel.name == "cosine":
+        # The mean length of each direction's rows, as for any cosine centre.
+        centers, _ = kernel.update(weights, labels, distinct.shape[0])
+        kernel.assign(centers, labels, cost)
+    return KMeansResult(centers, labels, float(np.dot(weights, cost)), 0, True)

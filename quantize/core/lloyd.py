@@ -1,4 +1,5 @@
-"""Lloyd iterations of the k-means core: the plain loop and the bounded one (numpy only)."""
+"""Lloyd iterations of the k-means core: the plain loop over a distance kernel, and the
+bounded one of the image fit (numpy only). See docs/design.md, "The fit"."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from typing import Optional
 
 import numpy as np
 
-from .search import (_augment, _few_nearest, _nearest, _new_buffer, _pairwise_sq,
-                     _sq_dist_rows)
+from .search import _few_nearest, _pairwise_sq
 
-__all__ = ["KMeansResult", "LloydResult", "LloydState", "cluster_sums", "lloyd"]
+__all__ = ["KMeansResult", "LloydResult", "LloydState", "cluster_sums", "lloyd", "run_plain",
+           "relocate_empty"]
 
 
 @dataclass(frozen=True)
@@ -74,71 +75,94 @@ def _weighted_columns(data, weights):
     return weighted_t
 
 
-def _run_once(data, weights, centers, max_iter, eps, callback, dist_dtype=np.float64,
-              want_sq=True):
-    """One Lloyd run from given centres. Assumes validated input.
+def run_plain(kernel, weights, centers, max_iter, eps, callback=None, *, labels_after=True):
+    """Plain Lloyd iterations from given centres, under any distance kernel; validated input.
 
-    Centres and their updates are always float64; ``dist_dtype`` is the
-    precision of the nearest-centre search only.
+    The one plain loop of the core: :func:`quantize.core.kmeans.cluster` runs
+    it for every metric, and the image layer for colours kept in groups. The
+    kernel holds the rows and gives the three steps of an iteration:
 
-    Returns (centers, labels, min_sq, n_iter, converged).
+    ``kernel.assign(centers, labels, cost)``
+        each row's nearest centre and its cost (its term of the objective);
+    ``kernel.update(weights, labels, k)``
+        the new centres and cluster weights (a weight of 0 marks an empty
+        cluster);
+    ``kernel.fill_empty(new_centers, empty, cost, centers)``
+        where the empty clusters go (see :func:`relocate_empty`).
+
+    Stops once no centre moved more than ``eps`` (Euclidean, data units;
+    OpenCV's rule) or after ``max_iter`` updates.
+
+    Returns
+    -------
+    tuple
+        ``(centers, labels, cost, n_iter, converged)``; labels and costs are
+        recomputed from the final centres, unless ``labels_after`` is False
+        (then both are None).
     """
-    m = data.shape[0]
+    m = weights.shape[0]
     k = centers.shape[0]
-    centers = centers.astype(np.float64, copy=True)
+    centers = np.array(centers, dtype=np.float64, copy=True)
     labels = np.empty(m, dtype=np.intp)
-    buf = _new_buffer(m, k, dist_dtype)
-    data_aug = _augment(data, dist_dtype)
-    weighted_t = _weighted_columns(data, weights) if max_iter > 1 else None
+    cost = np.empty(m, dtype=np.float64)
     converged = False
     n_iter = 0
     eps_sq = eps * eps
     for n_iter in range(1, max_iter + 1):
-        _nearest(data_aug, centers, labels, buf)
-        sums, counts = cluster_sums(data, weights, labels, k, weighted_t)
-        empty = counts <= 0
-        new_centers = np.empty_like(centers)
-        full = ~empty
-        new_centers[full] = sums[full] / counts[full, None]
-        if empty.any():
-            min_sq = _sq_dist_rows(data, centers, labels)
-            _relocate_empty(data, weights, min_sq, new_centers, np.flatnonzero(empty))
-        shift_sq = float(np.max(np.einsum("ij,ij->i", new_centers - centers, new_centers - centers)))
+        kernel.assign(centers, labels, cost)
+        new_centers, counts = kernel.update(weights, labels, k)
+        empty = np.flatnonzero(~(counts > 0))
+        if empty.size:
+            kernel.fill_empty(new_centers, empty, cost, centers)
+        diff = new_centers - centers
+        shift_sq = float(np.max(np.einsum("ij,ij->i", diff, diff)))
         centers = new_centers
         if callback is not None:
             callback(n_iter, math.sqrt(shift_sq))
         if shift_sq <= eps_sq:
             converged = True
             break
-    if not want_sq:
-        # The caller only wants the centres (the pipeline relabels later).
+    if not labels_after:
         return centers, None, None, n_iter, converged
-    # Labels from the final centres, so that labels and centres agree.
-    _nearest(data_aug, centers, labels, buf)
-    return centers, labels, _sq_dist_rows(data, centers, labels), n_iter, converged
+    kernel.assign(centers, labels, cost)
+    return centers, labels, cost, n_iter, converged
 
 
-def _relocate_empty(data, weights, min_sq, centers, empty_idx):
-    """Move empty clusters onto the rows farthest from their centres.
+def relocate_empty(rows, weights, cost, centers, empty_idx):
+    """Move empty clusters onto the rows of highest cost, in place.
 
-    Deterministic: farthest first, ties to the lowest row index. Rows of zero
-    weight are never chosen.
+    Deterministic: the costliest row first, ties to the lowest row index.
+    Rows of zero weight are never chosen. With more empty clusters than
+    usable rows, the surplus ones take the costliest row too (never NaN).
+
+    Parameters
+    ----------
+    rows : ndarray of shape (M, N)
+        The rows the centres may move onto.
+    weights : ndarray of shape (M,)
+        Row weights; rows of weight 0 are never chosen.
+    cost : ndarray of shape (M,)
+        Each row's cost against its centre before the update.
+    centers : ndarray of shape (k, N)
+        The updated centres; rows ``empty_idx`` are overwritten.
+    empty_idx : ndarray of int
+        The empty clusters, in the order they are filled.
     """
-    score = np.where(weights > 0, min_sq, -1.0)
+    score = np.where(weights > 0, cost, -1.0)
     n_empty = empty_idx.size
-    if n_empty < score.size:
+    usable = int(np.count_nonzero(score >= 0))
+    if 0 < n_empty < usable:
         far = np.argpartition(-score, n_empty - 1)[:n_empty]
-        # argpartition is not stable; sort the picks by (-distance, index).
+        # argpartition is not stable; sort the picks by (-cost, index).
         cutoff = score[far].min()
-        candidates = np.flatnonzero(score >= cutoff)
-        far = candidates[np.lexsort((candidates, -score[candidates]))][:n_empty]
+        picks = np.flatnonzero(score >= cutoff)
+        far = picks[np.lexsort((picks, -score[picks]))][:n_empty]
     else:
-        far = np.lexsort((np.arange(score.size), -score))[:n_empty]
+        far = np.lexsort((np.arange(score.size), -score))[:min(n_empty, usable)]
     for i, row in zip(empty_idx, far):
-        centers[i] = data[row]
-    # More empty clusters than rows: reuse the farthest row (no NaN).
-    for i in empty_idx[far.size :]:
-        centers[i] = data[far[0]] if far.size else 0.0
+        centers[i] = rows[row]
+    for i in empty_idx[far.size:]:
+        centers[i] = rows[far[0]] if far.size else 0.0
 
 
 #: Rows settled at once: bounds the temporary arrays of a large first pass.
@@ -353,7 +377,7 @@ def lloyd(data, weights, centers, max_iter: int, eps: float, callback=None, *,
         new_centers[full] = sums[full] / counts[full, None]
         if not full.all():
             # An empty cluster moves onto the rows farthest from their centres.
-            _relocate_empty(points_t.T, weights, upper * upper, new_centers, np.flatnonzero(~full))
+            relocate_empty(points_t.T, weights, upper * upper, new_centers, np.flatnonzero(~full))
         move = np.sqrt(np.einsum("ij,ij->i", new_centers - centers, new_centers - centers))
         max_move = float(move.max())
         shrink = _local_moves(between, move, labels, upper, rest)[labels]

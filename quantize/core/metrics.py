@@ -24,9 +24,8 @@ cosine     ``1 - cos(row, centre)``     normalised weighted sum of the unit
                                         cluster's weighted mean row length
 ========== ============================ ======================================
 
-The euclidean path of :func:`quantize.core.kmeans.cluster` does not go through
-this module; its kernel here reuses the core's own ``_assign`` and
-``cluster_sums``.
+:func:`quantize.core.lloyd.run_plain` is the one loop over these kernels;
+each kernel also says where an empty cluster goes (``fill_empty``).
 
 Cosine centres stay in data units: they point along the spherical k-means
 centroid and are as long as the cluster's rows are on average (for rows of
@@ -52,6 +51,8 @@ from ..vocabulary import METRICS
 
 __all__ = ["METRICS", "check_metric", "nearest", "pairwise_distances", "kernel_for", "greedy_seed",
            "init_centers", "relocate_empty"]
+
+relocate_empty = _lloyd.relocate_empty
 
 
 #: Distance-matrix entries computed at once (bounds scratch memory).
@@ -90,29 +91,38 @@ def check_metric(metric) -> str:
 # Kernels
 
 
-class _Euclidean:
+class _Kernel:
+    """What every kernel shares: where empty clusters go."""
+
+    def fill_empty(self, new_centers, empty, cost, centers):
+        _lloyd.relocate_empty(self.data, self.seed_weights, cost, new_centers, empty)
+
+
+class _Euclidean(_Kernel):
     """k-means: squared Euclidean cost, weighted-mean centres."""
 
     name = "euclidean"
 
     def __init__(self, data, weights):
         self.data = data
-        self.x_sq = np.einsum("ij,ij->i", data, data)
         self.seed_rows = data
         self.seed_weights = weights
+        self._data_aug = None
         self._buf = None
+        self._weighted_t = None
+        self._weighted_for = None
 
     def assign(self, centers, labels, cost):
+        if self._data_aug is None:
+            self._data_aug = _search._augment(self.data, np.float64)
         k = centers.shape[0]
-        m = self.data.shape[0]
-        rows = max(1, min(m, _CHUNK // max(k, 1)))
-        if self._buf is None or self._buf.shape != (rows, k):
-            self._buf = np.empty((rows, k), dtype=np.float64)
-        _search._assign(self.data, centers, self.x_sq, labels, cost, self._buf)
+        if self._buf is None or self._buf.shape[1] != k:
+            self._buf = _search._new_buffer(self.data.shape[0], k, np.float64)
+        _search._nearest(self._data_aug, centers, labels, self._buf)
+        # The cost from differences: a row on its centre is at exactly 0.
+        cost[:] = _search._sq_dist_rows(self.data, centers, labels)
 
     def cost_to(self, points):
-        # From differences, not the |x|² - 2x·c + |c|² expansion: a row equal
-        # to a point is at exactly 0.
         out = np.zeros((points.shape[0], self.data.shape[0]), dtype=np.float64)
         diff = np.empty_like(out)
         for j in range(self.data.shape[1]):
@@ -122,7 +132,10 @@ class _Euclidean:
         return out
 
     def update(self, weights, labels, k):
-        sums, counts = _lloyd.cluster_sums(self.data, weights, labels, k)
+        if self._weighted_for is not weights:
+            self._weighted_t = _lloyd._weighted_columns(self.data, weights)
+            self._weighted_for = weights
+        sums, counts = _lloyd.cluster_sums(self.data, weights, labels, k, self._weighted_t)
         centers = np.full_like(sums, np.nan)
         full = counts > 0
         centers[full] = sums[full] / counts[full, None]
@@ -132,7 +145,7 @@ class _Euclidean:
         return np.sqrt(self.cost_to(centers)).T
 
 
-class _Manhattan:
+class _Manhattan(_Kernel):
     """k-medians: L1 cost, per-dimension weighted-median centres."""
 
     name = "manhattan"
@@ -173,7 +186,7 @@ class _Manhattan:
         return self.cost_to(centers).T
 
 
-class _Cosine:
+class _Cosine(_Kernel):
     """Spherical k-means: cost ``1 - cos``, normalised mean-direction centres."""
 
     name = "cosine"
@@ -327,106 +340,6 @@ def init_centers(kernel, init, k, rng):
     if kernel.name == "euclidean":
         return _seeding._kmeanspp_init(kernel.data, kernel.seed_weights, k, rng)
     return greedy_seed(kernel, k, rng)
-
-
-def relocate_empty(data, weights, cost, centers, empty_idx):
-    """Move empty clusters onto the rows of highest cost (ties: lowest index).
-
-    Rows of weight 0 are never chosen; with more empty clusters than rows,
-    the costliest row is reused.
-    """
-    score = np.where(weights > 0, cost, -1.0)
-    order = np.lexsort((np.arange(score.size), -score))
-    usable = order[score[order] >= 0]
-    for n, i in enumerate(empty_idx):
-        if usable.size:
-            centers[i] = data[usable[min(n, usable.size - 1)]]
-        else:
-            centers[i] = 0.0
-
-
-# --------------------------------------------------------------------------
-# The core's Lloyd loop for the non-euclidean metrics
-
-
-def _run_once(kernel, weights, centers, max_iter, eps, callback):
-    """One Lloyd run from given centres, for any kernel; validated input.
-
-    Same stopping rule as the euclidean core: stop once no centre moved more
-    than ``eps`` (Euclidean, data units). Labels and costs are recomputed
-    from the final centres. Returns (centers, labels, cost, n_iter, converged).
-    """
-    data = kernel.data
-    m = data.shape[0]
-    k = centers.shape[0]
-    centers = np.array(centers, dtype=np.float64, copy=True)
-    labels = np.empty(m, dtype=np.intp)
-    cost = np.empty(m, dtype=np.float64)
-    converged = False
-    n_iter = 0
-    eps_sq = eps * eps
-    for n_iter in range(1, max_iter + 1):
-        kernel.assign(centers, labels, cost)
-        new_centers, counts = kernel.update(weights, labels, k)
-        empty = np.flatnonzero(~(counts > 0))
-        if empty.size:
-            relocate_empty(data, kernel.seed_weights, cost, new_centers, empty)
-        diff = new_centers - centers
-        shift_sq = float(np.max(np.einsum("ij,ij->i", diff, diff)))
-        centers = new_centers
-        if callback is not None:
-            callback(n_iter, math.sqrt(shift_sq))
-        if shift_sq <= eps_sq:
-            converged = True
-            break
-    kernel.assign(centers, labels, cost)
-    return centers, labels, cost, n_iter, converged
-
-
-def _distinct_result(kernel, weights, k):
-    """Fewer distinct usable rows than k: one cluster per distinct row."""
-    usable = kernel.seed_weights > 0
-    distinct = np.unique(kernel.seed_rows[usable], axis=0)
-    warnings.warn(
-        f"data has {distinct.shape[0]} distinct {'directions' if kernel.name == 'cosine' else 'rows'}, "
-        f"fewer than k={k}; returning one centre per distinct one",
-        QuantizeWarning,
-        stacklevel=4,
-    )
-    m = kernel.data.shape[0]
-    labels = np.empty(m, dtype=np.intp)
-    cost = np.empty(m, dtype=np.float64)
-    kernel.assign(distinct, labels, cost)
-    centers = distinct
-    if kernel.name == "cosine":
-        # The mean length of each direction's rows, as for any cosine centre.
-        centers, _ = kernel.update(weights, labels, distinct.shape[0])
-        kernel.assign(centers, labels, cost)
-    return _lloyd.KMeansResult(centers, labels, float(np.dot(weights, cost)), 0, True)
-
-
-def _cluster(data, weights, k, init, max_iter, eps, attempts, rng, callback, metric):
-    """Best-of-attempts loop for a non-euclidean metric. Validated input.
-
-    ``init`` is an init name or a (k, N) array of centres.
-    """
-    kernel = kernel_for(metric, data, weights)
-    if not (kernel.seed_weights > 0).any():
-        raise ValueError(f"the {metric} metric needs at least one non-zero row of positive weight")
-    best = None
-    for _ in range(attempts):
-        if isinstance(init, str):
-            centers = init_centers(kernel, init, k, rng)
-            if centers is None:
-                return _distinct_result(kernel, weights, k)
-        else:
-            centers = init
-        centers, labels, cost, n_iter, converged = _run_once(
-            kernel, weights, centers, max_iter, eps, callback)
-        inertia = float(np.dot(weights, cost))
-        if best is None or inertia < best.inertia:
-            best = _lloyd.KMeansResult(centers, labels, inertia, n_iter, converged)
-    return best
 
 
 # --------------------------------------------------------------------------

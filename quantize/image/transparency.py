@@ -419,23 +419,35 @@ def _group_steps(points, weights, groups, centres, eps, steps, centre_groups=Non
                 for c in np.flatnonzero(centre_groups == g):
                     if not np.any((labels == c) & (groups == g)):
                         centres[c] = points[heavy]
-    n = 0
-    for n in range(1, steps + 1):
-        labels = _grouped_nearest(points, groups, centres, centre_groups)
-        k = centres.shape[0]
-        cw = np.bincount(labels, weights=weights, minlength=k)
-        new = centres.copy()
-        full = cw > 0
-        for j in range(points.shape[1]):
-            sums = np.bincount(labels, weights=weights * points[:, j], minlength=k)
-            new[full, j] = sums[full] / cw[full]
-        shift = float(np.max(np.einsum("ij,ij->i", new - centres, new - centres)))
-        centres = new
-        if callback is not None:
-            callback(n, math.sqrt(shift))
-        if shift <= eps * eps:
-            return centres, centre_groups, n, True
-    return centres, centre_groups, n, False
+    kernel = _GroupedKernel(points, groups, centre_groups)
+    centres, _, _, n, converged = _kmeans.run_plain(kernel, weights, centres, steps, eps, callback,
+                                                    labels_after=False)
+    return centres, centre_groups, n, converged
+
+
+class _GroupedKernel:
+    """Squared Euclidean distance, each point limited to the centres of its own group.
+
+    A centre left with no points stays where it was: moving it onto a far
+    point could take it across the groups.
+    """
+
+    def __init__(self, points, groups, centre_groups):
+        self.points, self.groups, self.centre_groups = points, groups, centre_groups
+
+    def assign(self, centres, labels, cost):
+        # Costs are not needed: empty clusters are not relocated by cost.
+        labels[:] = _grouped_nearest(self.points, self.groups, centres, self.centre_groups)
+
+    def update(self, weights, labels, k):
+        sums, counts = _kmeans.cluster_sums(self.points, weights, labels, k)
+        centres = np.full_like(sums, np.nan)
+        full = counts > 0
+        centres[full] = sums[full] / counts[full, None]
+        return centres, counts
+
+    def fill_empty(self, new_centres, empty, cost, centres):
+        new_centres[empty] = centres[empty]
 
 
 def apply_rgba(pixels, codebook, *, color_space="srgb"):
