@@ -5,7 +5,7 @@ shows them in ``--help`` without importing numpy. Imports nothing.
 """
 
 __all__ = ["COLOR_SPACES", "SORT_RULES", "DITHER_METHODS", "METRICS", "INIT_METHOD_NAMES",
-           "FORMAT_NAMES"]
+           "IMAGE_FORMATS", "FORMAT_NAMES"]
 
 #: ``--color-space``: where k-means runs and "nearest" is measured.
 COLOR_SPACES = ("srgb", "oklab", "lab")
@@ -17,5 +17,16 @@ DITHER_METHODS = ("none", "floyd-steinberg", "ordered")
 METRICS = ("euclidean", "manhattan", "cosine")
 #: ``--init`` methods (besides a codebook file).
 INIT_METHOD_NAMES = ("kmeans++", "random")
-#: ``--format``: the Pillow format of each name of a reconstructed image's format.
-FORMAT_NAMES = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "tiff": "TIFF", "bmp": "BMP"}
+#: The formats a reconstructed image is written in: each ``--format`` name
+#: with its Pillow format, its file extensions (the first is the one a batch
+#: writes) and whether it holds an alpha channel. The one table of output
+#: formats; the maps below and those of the I/O layer are views of it.
+IMAGE_FORMATS = {
+    "png": ("PNG", (".png",), True),
+    "jpeg": ("JPEG", (".jpg", ".jpeg"), False),
+    "webp": ("WEBP", (".webp",), True),
+    "tiff": ("TIFF", (".tif", ".tiff"), True),
+    "bmp": ("BMP", (".bmp",), False),
+}
+#: ``--format`` name -> Pillow format.
+FORMAT_NAMES = {name: spec[0] for name, spec in IMAGE_FORMATS.items()}

@@ -144,16 +144,19 @@ def loads_codebook(data, source="codebook") -> np.ndarray:
 # Other file formats, chosen by extension
 # ---------------------------------------------------------------------------
 
-#: Codebook file formats by extension. Every one holds the colours exactly,
-#: in code order; JSON and CSV also hold the pixel counts.
-CODEBOOK_FORMATS = {
-    ".json": "json",  # the schema above
-    ".gpl": "gpl",    # GIMP palette
-    ".act": "act",    # Adobe Color Table
-    ".csv": "csv",    # code,r,g,b,hex,count
-    ".txt": "txt",    # one #rrggbb a line
-    ".npy": "npy",    # numpy array (k, 3) uint8
+#: The codebook file formats: each format's extension and the name its
+#: messages use. Every one holds the colours exactly, in code order; JSON and
+#: CSV also hold the pixel counts.
+_CODEBOOK_KINDS = {
+    "json": (".json", "JSON"),                 # the schema above
+    "gpl": (".gpl", "GIMP palette"),
+    "act": (".act", "Adobe Color Table"),
+    "csv": (".csv", "CSV"),                    # code,r,g,b,hex,count
+    "txt": (".txt", "hex text"),               # one #rrggbb a line
+    "npy": (".npy", "numpy .npy"),             # numpy array (k, 3) uint8
 }
+#: Codebook file formats by extension.
+CODEBOOK_FORMATS = {ext: fmt for fmt, (ext, _) in _CODEBOOK_KINDS.items()}
 
 #: An Adobe Color Table holds at most this many colours.
 ACT_MAX_COLORS = 256
@@ -408,18 +411,16 @@ def parse_codebook(data, fmt: Optional[str] = None, source="codebook") -> Codebo
         raise
     except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError, struct.error,
             EOFError, SyntaxError, OverflowError) as exc:
-        raise BadImageError(source, f"not a valid {_FORMAT_NAMES[fmt]} codebook: {exc}") from None
+        raise BadImageError(source, f"not a valid {_CODEBOOK_KINDS[fmt][1]} codebook: {exc}") from None
     if colors.ndim != 2 or colors.shape[1] != 3 or colors.shape[0] == 0:
-        raise BadImageError(source, f"not a valid {_FORMAT_NAMES[fmt]} codebook: no colours")
+        raise BadImageError(source, f"not a valid {_CODEBOOK_KINDS[fmt][1]} codebook: no colours")
     if colors.dtype.kind not in "iu" or colors.min() < 0 or colors.max() > 255:
-        raise BadImageError(source, f"{_FORMAT_NAMES[fmt]} codebook values must be integers in 0..255")
+        raise BadImageError(source, f"{_CODEBOOK_KINDS[fmt][1]} codebook values must be integers in 0..255")
     if counts is not None and (counts.shape != (colors.shape[0],) or (counts < 0).any()):
         raise BadImageError(source, "codebook counts must be one non-negative integer per colour")
     return CodebookFile(colors.astype(np.uint8), counts, fmt)
 
 
-_FORMAT_NAMES = {"json": "JSON", "gpl": "GIMP palette", "act": "Adobe Color Table",
-                 "csv": "CSV", "txt": "hex text", "npy": "numpy .npy"}
 
 
 def _parse_json(data):

@@ -10,20 +10,16 @@ import numpy as np
 from PIL import Image
 
 from ..errors import OutputError, QuantizeWarning
+from ..vocabulary import IMAGE_FORMATS
 
 __all__ = ["encode_palette_png", "encode_rgb", "floyd_steinberg_pillow", "format_for_path",
-           "png_bit_depth", "ALPHA_FORMATS", "OUTPUT_FORMATS"]
+           "png_bit_depth", "ALPHA_FORMATS", "OUTPUT_FORMATS", "FORMAT_EXTENSIONS"]
 
-#: Output formats for reconstructed images, by file extension.
-OUTPUT_FORMATS = {
-    ".png": "PNG",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".webp": "WEBP",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-    ".bmp": "BMP",
-}
+#: Output formats for reconstructed images, by file extension (a view of
+#: :data:`quantize.vocabulary.IMAGE_FORMATS`).
+OUTPUT_FORMATS = {ext: fmt for fmt, exts, _ in IMAGE_FORMATS.values() for ext in exts}
+#: The extension written for each output format.
+FORMAT_EXTENSIONS = {fmt: exts[0] for fmt, exts, _ in IMAGE_FORMATS.values()}
 
 
 def format_for_path(path, default=None) -> str:
@@ -44,7 +40,7 @@ def format_for_path(path, default=None) -> str:
 
 
 #: Output formats that can hold an alpha channel (reconstruct mode writes RGBA).
-ALPHA_FORMATS = ("PNG", "WEBP", "TIFF")
+ALPHA_FORMATS = tuple(fmt for fmt, _, alpha in IMAGE_FORMATS.values() if alpha)
 
 #: zlib settings (level, memLevel, strategy) of palette PNGs. The default is
 #: zlib's own default; ``optimize`` compresses with each of the settings and

@@ -66,9 +66,6 @@ MANIFEST_NAME = ".quantize-batch.jsonl"
 #: Exit codes from most to least severe; the batch exits with the first present.
 SEVERITY = (70, 74, 73, 65, 66, 99)
 
-#: Output extension of each reconstruct format.
-FORMAT_EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
-
 #: Files in flight per worker: enough to keep every worker busy, few enough
 #: that Ctrl-C has little to cancel and a dead worker takes few files with it.
 _IN_FLIGHT_PER_WORKER = 2
@@ -360,7 +357,7 @@ def output_name(rel: str, settings: BatchSettings) -> str:
     >>> output_name("b.gif", BatchSettings(mode="reconstruct"))
     'b.png'
     """
-    from ..io.encode import OUTPUT_FORMATS
+    from ..io.encode import FORMAT_EXTENSIONS, OUTPUT_FORMATS
 
     stem, ext = os.path.splitext(rel)
     if settings.mode == "palette":
