@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import time
-import warnings
-
 import click
 
-from .options import (EXIT_CODES_HELP, _echo_warnings, _output_format, _refuse_terminals,
-                      _reports_errors, color_space_option, input_options, look_options,
-                      output_options)
-
+from .options import (EXIT_CODES_HELP, _check_palette_size, _output_format, _refuse_terminals, _reports_errors, _run_one,
+                      color_space_option, input_options, look_options, output_options,
+                      report_options)
 
 
 @click.command("apply", epilog=EXIT_CODES_HELP)
@@ -26,10 +21,7 @@ from .options import (EXIT_CODES_HELP, _echo_warnings, _output_format, _refuse_t
 @output_options
 @color_space_option
 @look_options
-@click.option("--json", "as_json", is_flag=True,
-              help="Print one JSON object with k, inertia, MSE, PSNR and seconds.")
-@click.option("-q", "--quiet", is_flag=True, help="Print no warnings.")
-@click.option("-v", "--verbose", count=True, help="Print a summary; with an internal error, a traceback.")
+@report_options("k, codes used, inertia, MSE, PSNR and seconds")
 @input_options
 @_reports_errors
 def apply_command(input_path, codebook_path, output_path, mode, out_format, as_json, quiet, verbose,
@@ -54,41 +46,16 @@ def apply_command(input_path, codebook_path, output_path, mode, out_format, as_j
         raise click.UsageError("the image and the codebook cannot both come from standard input")
     _refuse_terminals(inputs=[input_path, codebook_path], output=output_path)
     fmt = _output_format(mode, out_format, output_path)
-    from ..io.files import check_not_input
+    from ..io.files import check_paths
 
-    check_not_input(output_path, [input_path, codebook_path])
-
+    check_paths([("input", input_path), ("codebook", codebook_path)], [("output", output_path)])
     from ..io.codebook import load_codebook
-    from ..io.files import write_bytes
-    from ..run.job import ImageJob, encode_image
+    from ..run.job import ImageJob
 
     codebook = load_codebook(codebook_path).colors
-    if mode == "palette" and codebook.shape[0] > 256:
-        raise click.UsageError(f"{codebook_path!r} has {codebook.shape[0]} colours; a palette PNG "
-                               "holds at most 256; use --mode reconstruct")
+    _check_palette_size(mode, codebook=codebook, codebook_path=codebook_path)
     job = ImageJob(codebook=codebook, color_space=color_space, dither=dither,
                    background=background, mode=mode, fmt=fmt, optimize=optimize,
                    max_pixels=max_pixels, frame=frame)
-    started = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        encoded = encode_image(job, input_path, output_path)
-    result, data = encoded.result, encoded.data
-    _echo_warnings(caught, quiet)
-    write_bytes(output_path, data)
-    seconds = time.perf_counter() - started
-    summary = {"input": input_path, "output": output_path, "codebook": codebook_path,
-               "k": result.k, "codes_used": int((result.counts > 0).sum()),
-               "inertia": result.inertia, "mse": result.mse,
-               "psnr": None if result.mse == 0 else result.psnr, "seconds": round(seconds, 4),
-               "colors_in": result.n_colours_in}
-    if as_json:
-        click.echo(json.dumps(summary), err=output_path == "-")
-    elif verbose:
-        click.echo(f"quantize: {input_path!r} -> {output_path!r}: k={result.k} "
-                   f"mse={result.mse:.3f} psnr={summary['psnr'] or 'inf'} "
-                   f"seconds={seconds:.3f}", err=True)
-
-
-# --------------------------------------------------------------------------
-# Choosing k: elbow
+    _run_one(job, input_path, output_path, as_json=as_json, quiet=quiet, verbose=verbose,
+             reads=[("codebook", codebook_path)], extra={"codebook": codebook_path})

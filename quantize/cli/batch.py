@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
 from ..vocabulary import FORMAT_NAMES
-from .options import (CliError, EXIT_CODES_HELP, _check_palette_format, _dask_client, _explicit,
-                      _reports_errors, _resolve_init, color_space_option, input_options,
-                      kmeans_options, look_options, output_options, scheduler_options, sort_option)
+from .options import (CliError, EXIT_CODES_HELP, _check_palette_format, _check_palette_size,
+                      _dask_client, _explicit, _reports_errors, _resolve_init, color_space_option,
+                      input_options, kmeans_options, look_options, output_options,
+                      scheduler_options, sort_option)
+from .progress import BatchPrinter
 
 
 
@@ -107,20 +108,16 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
 
     if (jobs or batchlib.available_cpus()) > 1:
         batchlib.limit_numeric_threads()  # one BLAS thread per worker; before numpy loads
+    init_label = init
+    codebook = None
     if codebook_path is None:
         init, colors = _resolve_init(init, colors, quiet=quiet)
-        if mode == "palette" and colors > 256:
-            raise click.BadParameter(f"palette mode holds at most 256 colours, got {colors}; "
-                                     "use --mode reconstruct for more",
-                                     param_hint="'-k' / '--colors'")
-    codebook = None
-    if codebook_path is not None:
+        _check_palette_size(mode, k=colors)
+    else:
         from ..io.codebook import load_codebook
 
         codebook = load_codebook(codebook_path).colors
-        if mode == "palette" and codebook.shape[0] > 256:
-            raise click.UsageError(f"{codebook_path!r} has {codebook.shape[0]} colours; a palette "
-                                   "PNG holds at most 256; use --mode reconstruct")
+        _check_palette_size(mode, codebook=codebook, codebook_path=codebook_path)
         unused = _explicit(["colors", "max_iter", "eps", "init", "attempts", "seed", "sort"])
         if unused and not quiet:
             names = ", ".join("--" + n.replace("_", "-") for n in unused)
@@ -134,50 +131,15 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
     items = batchlib.plan_batch(sources, outdir, settings, recursive=recursive, patterns=patterns)
     if not items and not quiet:
         click.echo("quantize: warning: no input images found", err=True)
-    if report_path is not None:
-        from ..io.files import check_not_input
+    from ..io.files import check_paths
 
-        check_not_input(report_path, [item.input for item in items])
+    reads = [("input", item.input) for item in items]
+    reads.append(("codebook", codebook_path))
+    if not isinstance(init, str):
+        reads.append(("--init codebook", init_label))
+    check_paths(reads, [("--report", report_path)])
 
-    show_bar = (sys.stderr is not None and sys.stderr.isatty()) if progress is None else progress
-    state = {"bar": None}
-
-    def say(line: str) -> None:
-        if state["bar"] is not None:
-            state["bar"].write(line, file=sys.stderr)
-        else:
-            click.echo(line, err=True)
-
-    def on_event(event, payload) -> None:
-        if event == "start":
-            if show_bar and payload["todo"]:
-                from tqdm import tqdm
-
-                tqdm.monitor_interval = 0  # no monitor thread: workers may be forked later
-                state["bar"] = tqdm(total=payload["todo"], unit="img", desc="quantize",
-                                    file=sys.stderr, dynamic_ncols=True, leave=False)
-        elif event == "interrupt":
-            if payload["in_flight"]:
-                say("quantize: interrupted; letting the files in progress finish "
-                    "(Ctrl-C again to abandon them)")
-        elif event == "result":
-            r = payload
-            if r.status == "failed":
-                say(f"quantize: error: {r.error}")
-                if r.traceback and verbose:
-                    say(r.traceback.rstrip())
-            elif r.status == "done":
-                if not quiet:
-                    for message in r.warnings:
-                        say(f"quantize: warning: {r.input!r}: {message}")
-                if verbose:
-                    say(f"quantize: {r.input!r} -> {r.output!r}: k={r.k} mse={r.mse:.3f} "
-                        f"seconds={r.seconds:.3f}")
-            elif r.status == "skipped" and verbose:
-                say(f"quantize: {r.input!r}: up to date, skipped")
-            if state["bar"] is not None and r.status in ("done", "failed"):
-                state["bar"].update(1)
-
+    printer = BatchPrinter(progress=progress, quiet=quiet, verbose=verbose)
     try:
         with dask_client as client:
             backend = None
@@ -186,10 +148,9 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
 
                 backend = DaskBackend(client)
             summary = batchlib.run_batch(items, settings, outdir, jobs=jobs, force=force,
-                                         report=report_path, callback=on_event, backend=backend)
+                                         report=report_path, callback=printer, backend=backend)
     finally:
-        if state["bar"] is not None:
-            state["bar"].close()
+        printer.close()
     if as_json:
         click.echo(json.dumps(summary.to_json()))
     elif not quiet:

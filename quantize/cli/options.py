@@ -16,7 +16,7 @@ import click
 from ..errors import EXIT_CODES, QuantizeError, QuantizeWarning
 from ..run.job import ImageJob
 from ..vocabulary import (COLOR_SPACES, DITHER_METHODS, FORMAT_NAMES, INIT_METHOD_NAMES,
-                          SORT_RULES)
+                          METRICS, SORT_RULES)
 
 EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(
     f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items()
@@ -283,18 +283,102 @@ def input_options(fn):
 
 
 def output_options(fn):
-    """--mode and --format, as in `image`."""
+    """--mode and --format, for every command that writes images."""
     options = [
         click.option("--mode", type=click.Choice(["palette", "reconstruct"]), default="palette",
                      show_default=True,
                      help="palette: indexed PNG whose palette is the codebook; "
-                          "reconstruct: every pixel replaced by its code's colour."),
+                          "reconstruct: every pixel replaced by its code's colour, in the "
+                          "output's format."),
         click.option("--format", "out_format", type=click.Choice(sorted(FORMAT_NAMES), case_sensitive=False),
-                     default=None, help="Output format in reconstruct mode."),
+                     default=None,
+                     help="Output format in reconstruct mode (default: from the extension, PNG "
+                          "for '-')."),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
+
+
+def metric_option(fn):
+    """--metric: the distance a palette is fitted with."""
+    return click.option(
+        "--metric", type=click.Choice(list(METRICS)), default="euclidean", show_default=True,
+        help="Distance the palette is fitted with: euclidean (k-means), manhattan "
+             "(k-medians, robust to outlying colours) or cosine (spherical k-means: "
+             "groups colours by direction, i.e. hue and saturation, not brightness).")(fn)
+
+
+def swatch_option(fn):
+    """--swatch: a PNG of the codebook."""
+    return click.option(
+        "--swatch", "swatch_path", type=click.Path(dir_okay=False), default=None,
+        help="Also write a PNG of the codebook: one square per code with its share of "
+             "the pixels.")(fn)
+
+
+def report_options(what):
+    """--json, -q and -v; ``what`` lists the figures --json prints."""
+    def decorate(fn):
+        options = [
+            click.option("--json", "as_json", is_flag=True,
+                         help=f"Print one JSON object with {what}."),
+            click.option("-q", "--quiet", is_flag=True, help="Print no warnings."),
+            click.option("-v", "--verbose", count=True,
+                         help="Print a summary; with an internal error, a traceback."),
+        ]
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+    return decorate
+
+
+def _codebook_format(path, k, param_hint) -> str:
+    """The format of a codebook file to write (JSON for '-'), checked to hold k colours."""
+    fmt = "json"
+    if path not in (None, "-"):
+        from ..io.codebook import codebook_format
+
+        try:
+            fmt = codebook_format(path)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=param_hint) from None
+    if fmt == "act" and k > 256:
+        raise click.BadParameter(f"an Adobe Color Table holds at most 256 colours, got -k {k}",
+                                 param_hint=param_hint)
+    return fmt
+
+
+def _run_one(job, input_path, output_path, *, as_json, quiet, verbose, extra=None,
+             **outputs) -> dict:
+    """Run the image job on one file, write its outputs, print its warnings and figures.
+
+    ``outputs`` go to :func:`quantize.run.job.write_image`; ``extra`` adds
+    to the figures.
+    """
+    import json
+    import time
+    import warnings
+
+    from ..run.job import image_summary, write_image
+
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        encoded = write_image(job, input_path, output_path, **outputs)
+    _echo_warnings(caught, quiet)
+    summary = image_summary(job, encoded, input_path, output_path, time.perf_counter() - started)
+    summary.update(extra or {})
+    if as_json:
+        click.echo(json.dumps(summary), err=output_path == "-")
+    elif verbose:
+        chosen = f" (fewest colours for {job.target.describe()})" if encoded.search else ""
+        iterations = f" iterations={summary['iterations']}" if "iterations" in summary else ""
+        psnr = "inf" if summary["psnr"] is None else f"{summary['psnr']:.2f}"
+        click.echo(f"quantize: {input_path!r} -> {output_path!r}: k={summary['k']}{chosen}"
+                   f"{iterations} mse={summary['mse']:.3f} psnr={psnr} "
+                   f"seconds={summary['seconds']:.3f}", err=True)
+    return summary
 
 
 def scheduler_options(fn):
@@ -353,6 +437,18 @@ def _check_palette_format(mode, out_format, output_path=None) -> None:
             raise click.BadParameter(f"palette mode writes PNG, not {output_path!r}; "
                                      "use --mode reconstruct for other formats",
                                      param_hint="'-o' / '--output'")
+
+
+def _check_palette_size(mode, k=None, codebook=None, codebook_path=None) -> None:
+    """A palette PNG holds at most 256 colours: refuse more, in palette mode."""
+    if mode != "palette":
+        return
+    if codebook is not None and codebook.shape[0] > 256:
+        raise click.UsageError(f"{codebook_path!r} has {codebook.shape[0]} colours; a palette PNG "
+                               "holds at most 256; use --mode reconstruct")
+    if k is not None and k > 256:
+        raise click.BadParameter(f"palette mode holds at most 256 colours, got {k}; "
+                                 "use --mode reconstruct for more", param_hint="'-k' / '--colors'")
 
 
 def _output_format(mode, out_format, output_path) -> str:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 import warnings
 
 import click
 
-from ..run.job import look_record
-
-from .options import (CliError, ColourType, EXIT_CODES_HELP, _dask_client, _echo_warnings,
+from ..vocabulary import INIT_METHOD_NAMES
+from .options import (ColourType, EXIT_CODES_HELP, _codebook_format, _dask_client, _echo_warnings,
                       _refuse_terminals, _reports_errors, _resolve_init, color_space_option,
-                      input_options, kmeans_options, scheduler_options, sort_option)
-
+                      input_options, kmeans_options, report_options, scheduler_options,
+                      sort_option, swatch_option)
 
 
 @click.command(epilog=EXIT_CODES_HELP)
@@ -33,14 +31,9 @@ from .options import (CliError, ColourType, EXIT_CODES_HELP, _dask_client, _echo
 @click.option("--background", type=ColourType(), default=None,
               help="Flatten images with transparency onto this colour first.  [default: their "
                    "fully transparent pixels are left out]")
-@click.option("--swatch", "swatch_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write a PNG of the codebook: one square per code with its share of "
-                   "the pixels.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print one JSON object with images, k, iterations, inertia, MSE, PSNR, seconds.")
+@swatch_option
 @scheduler_options
-@click.option("-q", "--quiet", is_flag=True, help="Print no warnings.")
-@click.option("-v", "--verbose", count=True, help="Print a summary; with an internal error, a traceback.")
+@report_options("images, k, iterations, inertia, MSE, PSNR and seconds")
 @input_options
 @_reports_errors
 def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, init, attempts, seed,
@@ -68,23 +61,15 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
         raise click.UsageError("--scheduler reads files on the workers, not standard input")
     dask_client = _dask_client(scheduler, scheduler_timeout)
     _refuse_terminals(inputs=inputs)
-    from ..io.codebook import codebook_format, codebook_to_dict, encode_codebook
-
-    fmt = "json"
-    if output_path != "-":
-        try:
-            fmt = codebook_format(output_path)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="'-o' / '--output'") from None
     init_label = init
     init, colors = _resolve_init(init, colors, quiet=quiet)
-    if fmt == "act" and colors > 256:
-        raise click.BadParameter(f"an Adobe Color Table holds at most 256 colours, got -k {colors}",
-                                 param_hint="'-o' / '--output'")
+    fmt = _codebook_format(output_path, colors, "'-o' / '--output'")
 
-    from ..run.batch import collect_inputs, fit_shared_codebook
     from ..errors import InputMissingError
-    from ..io.files import check_not_input, write_all
+    from ..io.codebook import codebook_to_dict, encode_codebook
+    from ..io.files import check_paths, write_all
+    from ..run.batch import collect_inputs, fit_shared_codebook
+    from ..run.job import ImageJob, recorded_options
 
     paths = []
     for path, _rel, error in collect_inputs([i for i in inputs if i != "-"], recursive=recursive,
@@ -96,33 +81,26 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
         paths.append("-")
     if not paths:
         raise InputMissingError(None, "no input images found")
-    check_not_input(output_path, paths)
-    if swatch_path is not None:
-        check_not_input(swatch_path, paths)
-        if output_path != "-" and os.path.abspath(swatch_path) == os.path.abspath(output_path):
-            raise CliError(f"{swatch_path!r}: the swatch and the codebook cannot be the same file", 73)
+    reads = [("input", path) for path in paths]
+    if init_label not in INIT_METHOD_NAMES:
+        reads.append(("--init codebook", init_label))
+    check_paths(reads, [("codebook", output_path), ("swatch", swatch_path)])
+    job = ImageJob(k=colors, max_iter=max_iter, eps=eps, init=init, attempts=attempts, seed=seed,
+                   color_space=color_space, sort=sort, background=background,
+                   max_pixels=max_pixels, frame=frame)
 
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with dask_client as client:
             if client is None:
-                fit, n_images = fit_shared_codebook(paths, colors, max_iter=max_iter, eps=eps,
-                                                    init=init, attempts=attempts, seed=seed,
-                                                    max_pixels=max_pixels, frame=frame,
-                                                    color_space=color_space, sort=sort,
-                                                    background=background)
+                fit, n_images = fit_shared_codebook(paths, job)
             else:
                 from ..run.distributed import fit_shared_codebook_dask
 
-                fit, n_images = fit_shared_codebook_dask(
-                    client, paths, colors, max_iter=max_iter, eps=eps, init=init,
-                    attempts=attempts, seed=seed, max_pixels=max_pixels, frame=frame,
-                    color_space=color_space, sort=sort, background=background)
+                fit, n_images = fit_shared_codebook_dask(client, paths, job)
     _echo_warnings(caught, quiet)
-    options = {"k": colors, "max_iter": max_iter, "eps": eps, "init": init_label,
-               "attempts": attempts, "seed": seed, "color_space": color_space}
-    options.update(look_record(sort=sort, background=background))
+    options = recorded_options(job, init_label)
     outcome = (fit.n_iter, fit.converged)
     doc = codebook_to_dict(fit.codebook, fit.counts, inertia=fit.inertia, options=options,
                            fit=outcome)

@@ -39,14 +39,12 @@ for neither a centre's direction nor its length.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
 from . import lloyd as _lloyd
 from . import search as _search
 from . import seeding as _seeding
-from ..errors import QuantizeWarning
 from ..vocabulary import METRICS
 
 __all__ = ["METRICS", "check_metric", "nearest", "pairwise_distances", "kernel_for", "greedy_seed",

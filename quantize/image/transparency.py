@@ -30,7 +30,6 @@ PNG then stops at the last of them); see
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

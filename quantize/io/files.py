@@ -17,30 +17,68 @@ from contextlib import contextmanager
 
 from ..errors import OutputError, WriteError
 
-__all__ = ["atomic_write", "check_not_input", "write_all", "write_bytes"]
+__all__ = ["atomic_write", "check_not_input", "check_paths", "write_all", "write_bytes"]
+
+
+def _file_keys(path) -> set:
+    """What identifies the file at ``path``: its resolved path, and its device and inode if it exists."""
+    keys = {("path", os.path.realpath(path))}
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return keys
+    keys.add(("inode", st.st_dev, st.st_ino))
+    return keys
+
+
+def check_paths(reads=(), writes=()) -> None:
+    """The one rule for a command's paths: no output overwrites an input, nor another output.
+
+    Every command checks all the paths it reads (images, codebooks, ``--init``
+    files, a manifest) against all the paths it writes (images, codebooks,
+    swatches, reports, plots), and its written paths against each other,
+    before it reads anything. Files are compared by identity, so another
+    spelling, a symlink or a hard link is the same file. Streams (``'-'``)
+    and None are skipped.
+
+    Parameters
+    ----------
+    reads, writes : iterable of (str, path)
+        What each path is (``'input'``, ``'codebook'``, ``'--report'``, ...)
+        and the path.
+
+    Raises
+    ------
+    OutputError
+        Exit 73, naming the written path and both roles.
+    """
+    def named(pairs):
+        return [(what, str(path), _file_keys(path)) for what, path in pairs
+                if path is not None and str(path) != "-"]
+
+    sources = named(reads)
+    targets = []
+    for what, path, keys in named(writes):
+        for other, _, other_keys in sources:
+            if keys & other_keys:
+                raise OutputError(path, f"is the {other} this command reads; refusing to "
+                                        f"overwrite it with the {what}")
+        for other, _, other_keys in targets:
+            if keys & other_keys:
+                raise OutputError(path, f"would be written twice, as the {other} and as the "
+                                        f"{what}; give them different paths")
+        targets.append((what, path, keys))
 
 
 def check_not_input(output, inputs) -> None:
-    """Refuse an output that is one of the inputs (also through links).
+    """Refuse an output that is one of the inputs (also through links); see :func:`check_paths`.
 
     Raises
     ------
     OutputError
         When ``output`` names the same file as an input (73).
     """
-    if str(output) == "-":
-        return
-    for src in inputs:
-        if str(src) == "-":
-            continue
-        same = os.path.realpath(output) == os.path.realpath(src)
-        if not same:
-            try:
-                same = os.path.samefile(output, src)
-            except OSError:
-                same = False
-        if same:
-            raise OutputError(output, "is the input file; refusing to overwrite it")
+    check_paths([("input", src) for src in inputs], [("output", output)])
 
 
 def _current_umask() -> int:

@@ -42,7 +42,7 @@ from typing import Callable, Optional
 from .. import __version__
 from ..errors import InputMissingError, OutputError, QuantizeError
 from .driver import drive
-from .job import ImageJob, encode_image, recorded_options
+from .job import ImageJob, write_image
 
 __all__ = [
     "BatchSettings",
@@ -583,9 +583,8 @@ def _process_file(settings: BatchSettings, input_path, output_path, codebook_out
     Library errors become ``{"status": "failed", "exit_code": ...}``; any
     other exception is an internal error (70). KeyboardInterrupt propagates.
     """
-    from ..io.codebook import codebook_to_dict, dumps_codebook
     from ..io.encode import format_for_path
-    from ..io.files import write_all
+
     started = time.perf_counter()
     try:
         try:
@@ -595,25 +594,12 @@ def _process_file(settings: BatchSettings, input_path, output_path, codebook_out
         except OSError as exc:
             raise InputMissingError(input_path, f"cannot read: {exc.strerror or exc}") from None
         job = dataclasses.replace(settings, fmt=format_for_path(output_path, default="PNG"))
+        init = settings.init
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            encoded = encode_image(job, input_path, output_path)
-        result, data = encoded.result, encoded.data
-        outputs = [(output_path, data)]
-        if codebook_output is not None:
-            init = settings.init
-            init_label = init if isinstance(init, str) else settings.record()["init"]
-            options = recorded_options(job, result, init_label)
-            from ..image.transparency import codebook_rows
-
-            colours, counts, alpha = codebook_rows(result.codebook, result.counts)
-            if alpha is not None:
-                options["alpha"] = alpha
-            fitted = settings.codebook is None
-            doc = codebook_to_dict(colours, counts, inertia=result.inertia, options=options,
-                                   fit=(result.n_iter, result.converged) if fitted else None)
-            outputs.append((codebook_output, dumps_codebook(doc)))
-        write_all(outputs)  # all of them or none
+            result = write_image(job, input_path, output_path, codebook_path=codebook_output,
+                                 init_label=init if isinstance(init, str) else settings.record()["init"]
+                                 ).result
         out = os.stat(output_path)
     except QuantizeError as exc:
         return {"status": "failed", "exit_code": exc.exit_code, "error": exc.format_message(),
@@ -1026,10 +1012,7 @@ class _PoolExecutor:
 # One codebook for many images
 
 
-def fit_shared_codebook(paths, k: int, *, max_iter: int = 100, eps: float = 0.25,
-                        init: str = "kmeans++", attempts: int = 1, seed=0, callback=None,
-                        max_pixels: int = 1 << 28, frame=None, color_space: str = "srgb",
-                        sort: str = "frequency", background=None):
+def fit_shared_codebook(paths, job: ImageJob, *, callback=None):
     """Fit one codebook to the combined colour histogram of several images.
 
     Each image contributes its distinct colours weighted by their pixel
@@ -1039,19 +1022,14 @@ def fit_shared_codebook(paths, k: int, *, max_iter: int = 100, eps: float = 0.25
     ----------
     paths : iterable of str
         Image files ('-' for standard input, at most once).
-    k : int
-        Largest number of codes.
-    max_iter, eps, init, attempts, seed
-        As in :func:`quantize.image.pipeline.quantize_image`.
+    job : ImageJob
+        The fit (``k`` is the largest number of codes; ``init``, ``max_iter``,
+        ``eps``, ``attempts``, ``seed``, ``color_space``, ``sort``) and the
+        reading (``max_pixels``, ``frame``, ``background``: images with
+        transparency are flattened onto it; without it their fully
+        transparent pixels are left out, as a codebook holds no alpha).
     callback : callable(path) or None
         Called after each image is read.
-    max_pixels, frame
-        As in :func:`quantize.io.decode.load_rgb`.
-    color_space, sort
-        As in :func:`quantize.image.pipeline.fit_histogram`.
-    background : (r, g, b) or None
-        Flatten images with transparency onto this colour; without it their
-        fully transparent pixels are left out (a codebook holds no alpha).
 
     Returns
     -------
@@ -1066,12 +1044,12 @@ def fit_shared_codebook(paths, k: int, *, max_iter: int = 100, eps: float = 0.25
     """
     def histograms():
         for path in paths:
-            yield image_histogram(path, max_pixels=max_pixels, frame=frame, background=background)
+            yield image_histogram(path, max_pixels=job.max_pixels, frame=job.frame,
+                                  background=job.background)
             if callback is not None:
                 callback(path)
 
-    return fit_histograms(histograms(), k, max_iter=max_iter, eps=eps, init=init,
-                          attempts=attempts, seed=seed, color_space=color_space, sort=sort)
+    return fit_histograms(histograms(), job)
 
 
 def image_histogram(path, *, max_pixels: int = 1 << 28, frame=None, background=None):
@@ -1089,10 +1067,8 @@ def image_histogram(path, *, max_pixels: int = 1 << 28, frame=None, background=N
     return colour_histogram(pixel_keys(visible_rgb(pixels)))
 
 
-def fit_histograms(histograms, k: int, *, max_iter: int = 100, eps: float = 0.25,
-                   init="kmeans++", attempts: int = 1, seed=0, color_space: str = "srgb",
-                   sort: str = "frequency"):
-    """Merge colour histograms as they come (bounded memory) and fit one codebook.
+def fit_histograms(histograms, job: ImageJob):
+    """Merge colour histograms as they come (bounded memory) and fit one codebook as ``job`` says.
 
     Returns
     -------
@@ -1118,6 +1094,7 @@ def fit_histograms(histograms, k: int, *, max_iter: int = 100, eps: float = 0.25
 
         raise BadImageError(None, "no visible pixel to fit a palette to: every input is fully "
                                   "transparent; flatten with --background COLOR")
-    fit = fit_histogram(hist, int(k), max_iter=max_iter, eps=eps, init=init,
-                        attempts=attempts, seed=seed, color_space=color_space, sort=sort)
+    fit = fit_histogram(hist, int(job.k), max_iter=job.max_iter, eps=job.eps, init=job.init,
+                        attempts=job.attempts, seed=job.seed, color_space=job.color_space,
+                        sort=job.sort)
     return fit, n

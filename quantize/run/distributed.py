@@ -461,10 +461,7 @@ class _DaskExecutor:
                 pass
 
 
-def fit_shared_codebook_dask(client, paths, k: int, *, max_iter: int = 100, eps: float = 0.25,
-                             init="kmeans++", attempts: int = 1, seed=0,
-                             max_pixels: int = 1 << 28, frame=None, color_space: str = "srgb",
-                             sort: str = "frequency", background=None):
+def fit_shared_codebook_dask(client, paths, job):
     """:func:`quantize.run.batch.fit_shared_codebook` with the histograms built by Dask workers.
 
     Workers return each image's distinct colours and counts; the client
@@ -490,7 +487,7 @@ def fit_shared_codebook_dask(client, paths, k: int, *, max_iter: int = 100, eps:
     if not paths:
         raise ValueError("need at least one image")
     cwd = os.getcwd()
-    futures = {client.submit(_histogram_task, path, max_pixels, frame, background, cwd,
+    futures = {client.submit(_histogram_task, path, job.max_pixels, job.frame, job.background, cwd,
                              pure=False): i
                for i, path in enumerate(paths)}
 
@@ -512,8 +509,7 @@ def fit_shared_codebook_dask(client, paths, k: int, *, max_iter: int = 100, eps:
             raise _rebuild_error(first_error[1])
 
     try:
-        return fit_histograms(histograms(), k, max_iter=max_iter, eps=eps, init=init,
-                              attempts=attempts, seed=seed, color_space=color_space, sort=sort)
+        return fit_histograms(histograms(), job)
     except BaseException:
         # Whatever stopped the merge or the fit (Ctrl-C, an error): no task
         # goes on for nothing.

@@ -13,7 +13,8 @@ from typing import Any
 
 from ..errors import OptionsError, OutputError
 
-__all__ = ["ImageJob", "EncodedImage", "encode_image", "look_record", "recorded_options"]
+__all__ = ["ImageJob", "EncodedImage", "encode_image", "write_image", "image_summary", "look_record",
+           "recorded_options"]
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,85 @@ def encode_image(job: ImageJob, input_path, output_path) -> EncodedImage:
     return EncodedImage(result, data, search, n_pixels)
 
 
+def write_image(job: ImageJob, input_path, output_path, *, codebook_path=None, swatch_path=None,
+                init_label=None, name=None, reads=()) -> EncodedImage:
+    """Run the image job and write its outputs: the image, and its codebook and swatch if asked.
+
+    The paths are checked first (:func:`quantize.io.files.check_paths`):
+    no output may be the input, one of ``reads``, or another output. The
+    outputs are then written all or none: a failed write leaves no file
+    behind, and a failed Make rule no target.
+
+    Parameters
+    ----------
+    job : ImageJob
+    input_path, output_path : str
+        ``'-'`` for standard input or output.
+    codebook_path : str, optional
+        The image's codebook, in the format of its extension (JSON for ``'-'``).
+    swatch_path : str, optional
+        A PNG of the codebook (:func:`quantize.io.plot.render_swatch`).
+    init_label : str, optional
+        What ``--init`` was given as, for the codebook's record (default: the
+        job's init method).
+    name : str, optional
+        The image's name: a GIMP codebook's palette is called ``'NAME k=K'``.
+    reads : iterable of (str, path)
+        Other files the command reads (a codebook, an ``--init`` file).
+
+    Returns
+    -------
+    EncodedImage
+    """
+    from ..io.files import check_paths, write_all
+
+    check_paths([("input", input_path), *reads],
+                [("output", output_path), ("codebook", codebook_path), ("swatch", swatch_path)])
+    encoded = encode_image(job, input_path, output_path)
+    result = encoded.result
+    outputs = [(output_path, encoded.data)]
+    if codebook_path is not None or swatch_path is not None:
+        from ..image.transparency import codebook_rows
+
+        colours, counts, alpha = codebook_rows(result.codebook, result.counts)
+    if codebook_path is not None:
+        from ..io.codebook import codebook_format, encode_codebook
+
+        options = recorded_options(job, job.init if init_label is None else init_label, result)
+        if alpha is not None:
+            options["alpha"] = alpha
+        fmt = "json" if str(codebook_path) == "-" else codebook_format(codebook_path)
+        fit = (result.n_iter, result.converged) if job.codebook is None else None
+        outputs.append((codebook_path, encode_codebook(
+            colours, fmt, counts=counts, inertia=result.inertia, options=options,
+            name="quantize" if name is None else f"{name} k={result.k}", fit=fit)))
+    if swatch_path is not None:
+        from ..io.plot import render_swatch
+
+        outputs.append((swatch_path, render_swatch(colours, counts)))
+    write_all(outputs)
+    return encoded
+
+
+def image_summary(job: ImageJob, encoded: EncodedImage, input_path, output_path,
+                  seconds: float) -> dict:
+    """The figures ``--json`` prints for one image, the same for ``image`` and ``apply``."""
+    result = encoded.result
+    summary = {"input": input_path, "output": output_path, "k": result.k}
+    if job.codebook is None:
+        summary.update(k_requested=job.k, iterations=result.n_iter, converged=result.converged)
+    else:
+        summary["codes_used"] = int((result.counts > 0).sum())
+    summary.update(inertia=result.inertia, mse=result.mse,
+                   psnr=None if result.mse == 0 else result.psnr,
+                   seconds=round(seconds, 4), colors_in=result.n_colours_in)
+    if encoded.search is not None:
+        # k_chosen reaches the target and k_chosen - 1 does not (same options and seed).
+        summary["target"] = dict(job.target.as_dict(), k_max=job.k, k_chosen=encoded.search.k,
+                                 probes=encoded.search.probes_list())
+    return summary
+
+
 def look_record(*, sort=None, dither="none", background=None) -> dict:
     """The look options worth recording in a codebook, when not the defaults."""
     out = {}
@@ -159,19 +239,28 @@ def look_record(*, sort=None, dither="none", background=None) -> dict:
     return out
 
 
-def recorded_options(job: ImageJob, result, init_label) -> dict:
-    """The options a fitted image's codebook records, the same for ``image`` and ``batch``.
+def recorded_options(job: ImageJob, init_label, result=None) -> dict:
+    """The options a codebook records, the same for ``image``, ``batch`` and ``palette``.
 
     Parameters
     ----------
     job : ImageJob
-    result : QuantizeResult
-        The fit's result (its ``options``: k and the k-means options).
     init_label : str
         What ``--init`` was given as: a method name, or the codebook file
         whose colours were the initial centres.
+    result : QuantizeResult, optional
+        An image's fit (its ``options``: k and the k-means options). None
+        for a palette fitted to several images, which has no mode.
     """
-    options = dict(result.options, init=init_label, mode=job.mode, color_space=job.color_space)
+    if result is None:
+        from ..image.result import fit_options
+
+        options = fit_options(job.k, max_iter=job.max_iter, eps=job.eps, init=init_label,
+                              attempts=job.attempts, seed=job.seed, color_space="srgb",
+                              sort="frequency")
+    else:
+        options = dict(result.options, init=init_label, mode=job.mode)
+    options["color_space"] = job.color_space
     if job.metric != "euclidean":
         options["metric"] = job.metric
     if job.target is not None:
