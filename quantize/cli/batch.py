@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import click
 
@@ -137,7 +138,12 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
     reads.append(("codebook", codebook_path))
     if not isinstance(init, str):
         reads.append(("--init codebook", init_label))
-    check_paths(reads, [("--report", report_path)])
+    writes = [("--report", report_path), ("manifest", os.path.join(outdir, batchlib.MANIFEST_NAME))]
+    for item in items:  # those whose outputs collide already fail on their own
+        if item.error is None:
+            writes += [(f"output of {item.input!r}", item.output),
+                       (f"codebook of {item.input!r}", item.codebook_output)]
+    check_paths(reads, writes)
 
     printer = BatchPrinter(progress=progress, quiet=quiet, verbose=verbose)
     try:

@@ -52,22 +52,25 @@ def check_paths(reads=(), writes=()) -> None:
     OutputError
         Exit 73, naming the written path and both roles.
     """
-    def named(pairs):
-        return [(what, str(path), _file_keys(path)) for what, path in pairs
-                if path is not None and str(path) != "-"]
-
-    sources = named(reads)
-    targets = []
-    for what, path, keys in named(writes):
-        for other, _, other_keys in sources:
-            if keys & other_keys:
-                raise OutputError(path, f"is the {other} this command reads; refusing to "
-                                        f"overwrite it with the {what}")
-        for other, _, other_keys in targets:
-            if keys & other_keys:
-                raise OutputError(path, f"would be written twice, as the {other} and as the "
-                                        f"{what}; give them different paths")
-        targets.append((what, path, keys))
+    sources = {}
+    for what, path in reads:
+        if path is not None and str(path) != "-":
+            for key in _file_keys(path):
+                sources.setdefault(key, what)
+    targets = {}
+    for what, path in writes:
+        if path is None or str(path) == "-":
+            continue
+        keys = _file_keys(path)
+        for key in keys:
+            if key in sources:
+                raise OutputError(path, f"is the {sources[key]} this command reads; refusing "
+                                        f"to overwrite it with the {what}")
+            if key in targets:
+                raise OutputError(path, f"would be written twice, as the {targets[key]} and "
+                                        f"as the {what}; give them different paths")
+        for key in keys:
+            targets[key] = what
 
 
 def check_not_input(output, inputs) -> None:
