@@ -38,7 +38,6 @@ for neither a centre's direction nor its length.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -297,35 +296,14 @@ def _weighted_medians(data, weights, labels, k):
 
 
 def greedy_seed(kernel, k, rng, n_trials=None):
-    """Greedy k-means++ seeding under the kernel's cost.
+    """Greedy k-means++ seeding under the kernel's cost (:func:`quantize.core.seeding.greedy_seed`).
 
-    Each new centre is the best of ``n_trials`` candidates drawn with
-    probability proportional to ``weight * cost`` (D² sampling for the
-    squared Euclidean cost, D¹ for L1, the squared chord for cosine). Returns
-    None when every weighted row already coincides with a chosen centre.
+    D² sampling for the squared Euclidean cost, D¹ for L1, the squared
+    chord for cosine. Returns None when every weighted row already
+    coincides with a chosen centre.
     """
-    rows, weights = kernel.seed_rows, kernel.seed_weights
-    m = rows.shape[0]
-    if n_trials is None:
-        n_trials = 2 + int(math.log(k)) if k > 1 else 1
-    cumulative = np.cumsum(weights)
-    first = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
-    centers = np.empty((k, rows.shape[1]), dtype=np.float64)
-    centers[0] = rows[min(first, m - 1)]
-    closest = kernel.cost_to(centers[:1])[0]
-    for i in range(1, k):
-        cumulative = np.cumsum(weights * closest)
-        total = cumulative[-1]
-        if not total > 0:
-            return None
-        picks = np.searchsorted(cumulative, rng.random(n_trials) * total, side="right")
-        picks = np.minimum(picks, m - 1)
-        candidates = kernel.cost_to(rows[picks])
-        np.minimum(candidates, closest, out=candidates)
-        best = int(np.argmin(candidates @ weights))
-        centers[i] = rows[picks[best]]
-        closest = candidates[best]
-    return centers
+    return _seeding.greedy_seed(kernel.seed_rows, kernel.seed_weights, k, rng, kernel.cost_to,
+                                n_trials=n_trials)
 
 
 def init_centers(kernel, init, k, rng):

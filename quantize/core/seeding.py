@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-__all__ = ["INIT_METHODS"]
+__all__ = ["INIT_METHODS", "greedy_seed"]
 
 
 def _random_init(data, weights, k, rng):
@@ -32,48 +32,88 @@ def _random_init(data, weights, k, rng):
     return data[order[np.sort(first)[:k]]].copy()
 
 
-def _kmeanspp_init(data, weights, k, rng):
-    """Greedy k-means++ with weighted D² sampling.
+def greedy_seed(rows, weights, k, rng, cost_to, *, rank_to=None, n_trials=None):
+    """Greedy k-means++: the one seeding loop, under any cost.
 
-    Each new centre is the best of ``2 + ln k`` candidates drawn with
-    probability proportional to ``weight * D²`` (Arthur & Vassilvitskii,
-    2007; the greedy variant scikit-learn also uses): the candidate that most
-    lowers the weighted potential wins. Returns None when the data has fewer
-    than k distinct positive-weight rows.
+    Each new centre is the best of ``n_trials`` (default ``2 + ln k``)
+    candidate rows drawn with probability proportional to ``weight * cost``
+    (Arthur & Vassilvitskii, 2007; the greedy variant scikit-learn also
+    uses): the candidate that most lowers the weighted potential wins.
+
+    Parameters
+    ----------
+    rows : ndarray of shape (M, N)
+        The rows the centres are drawn from.
+    weights : ndarray of shape (M,)
+        Row weights; rows of weight 0 are never drawn.
+    k : int
+        Centres to draw.
+    rng : numpy.random.Generator
+    cost_to : callable
+        ``cost_to(points)``: the (P, M) cost of every row against each
+        point; a row equal to a point must cost exactly 0.
+    rank_to : callable, optional
+        A cheaper ``cost_to`` used only to rank the candidates.
+    n_trials : int, optional
+        Candidates per centre.
+
+    Returns
+    -------
+    ndarray of shape (k, N), or None
+        None when every weighted row already coincides with a chosen centre
+        (fewer than k distinct rows).
     """
-    m, n = data.shape
-    n_trials = 2 + int(math.log(k)) if k > 1 else 1
-    centers = np.empty((k, n), dtype=np.float64)
+    m = rows.shape[0]
+    if n_trials is None:
+        n_trials = 2 + int(math.log(k)) if k > 1 else 1
+    centers = np.empty((k, rows.shape[1]), dtype=np.float64)
     cumulative = np.cumsum(weights)
     first = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
-    centers[0] = data[min(first, m - 1)]
-    # The candidates are ranked with one product, |p|² - 2p·x + |x|² (its
-    # rounding only blurs near-equal potentials); the distances kept are
-    # measured from differences, so a row equal to a centre is exactly 0.
+    centers[0] = rows[min(first, m - 1)]
+    closest = cost_to(centers[:1])[0]
+    for i in range(1, k):
+        cumulative = np.cumsum(weights * closest)
+        total = cumulative[-1]
+        if not total > 0:
+            return None
+        picks = np.searchsorted(cumulative, rng.random(n_trials) * total, side="right")
+        points = rows[np.minimum(picks, m - 1)]
+        candidates = (cost_to if rank_to is None else rank_to)(points)
+        np.minimum(candidates, closest, out=candidates)
+        best = int(np.argmin(candidates @ weights))
+        centers[i] = points[best]
+        if rank_to is None:
+            closest = candidates[best]
+        else:
+            np.minimum(closest, cost_to(points[best][None, :])[0], out=closest)
+    return centers
+
+
+def _kmeanspp_init(data, weights, k, rng):
+    """Greedy k-means++ with weighted D² sampling (:func:`greedy_seed`).
+
+    The candidates are ranked with one product, ``|p|² - 2p·x + |x|²`` (its
+    rounding only blurs near-equal potentials); the distances kept are
+    measured from differences, so a row equal to a centre is exactly 0.
+    Returns None when the data has fewer than k distinct positive-weight rows.
+    """
+    m, n = data.shape
     rows_aug_t = np.empty((n + 1, m), dtype=np.float64)
     rows_aug_t[:n] = data.T
     rows_aug_t[n] = 1.0
     data_t = rows_aug_t[:n]  # the data transposed, each feature contiguous
     x_sq = np.einsum("ij,ij->i", data, data)
-    cand_aug = np.empty((n_trials, n + 1), dtype=np.float64)
-    closest_sq = _sq_dist_to(data_t, centers[0][None, :])[0]
-    for i in range(1, k):
-        cumulative = np.cumsum(weights * closest_sq)
-        total = cumulative[-1]
-        if not total > 0:
-            # Every row with weight coincides with a chosen centre.
-            return None
-        picks = np.searchsorted(cumulative, rng.random(n_trials) * total, side="right")
-        points = data[np.minimum(picks, m - 1)]
-        cand_aug[:, :n] = -2.0 * points
-        cand_aug[:, n] = np.einsum("ij,ij->i", points, points)
-        cand_sq = cand_aug @ rows_aug_t
-        cand_sq += x_sq
-        np.minimum(cand_sq, closest_sq, out=cand_sq)
-        best = int(np.argmin(cand_sq @ weights))
-        centers[i] = points[best]
-        np.minimum(closest_sq, _sq_dist_to(data_t, points[best][None, :])[0], out=closest_sq)
-    return centers
+
+    def rank_to(points):
+        points_aug = np.empty((points.shape[0], n + 1), dtype=np.float64)
+        points_aug[:, :n] = -2.0 * points
+        points_aug[:, n] = np.einsum("ij,ij->i", points, points)
+        sq = points_aug @ rows_aug_t
+        sq += x_sq
+        return sq
+
+    return greedy_seed(data, weights, k, rng, lambda points: _sq_dist_to(data_t, points),
+                       rank_to=rank_to)
 
 
 def _sq_dist_to(data_t, points):
