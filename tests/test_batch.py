@@ -405,12 +405,49 @@ def test_palette_equals_image_for_one_image(tmp_path):
     assert p["colors"] == i["colors"] and p["counts"] == i["counts"]
 
 
-def test_palette_and_apply_errors(tmp_path):
+def test_palette_goes_on_past_bad_inputs_and_names_each(tmp_path):
+    good = [save(tmp_path / f"g{i}.png", blobs(seed=i)) for i in range(3)]
+    bad = []
+    for i in range(3):
+        path = tmp_path / f"bad{i}.png"
+        path.write_text("nope")
+        bad.append(path)
+    missing = tmp_path / "missing.png"
+    r = invoke("palette", good[0], bad[0], good[1], bad[1], missing, good[2], bad[2],
+               "-k", "4", "-o", tmp_path / "p.json", "--json")
+    # The most severe of 65 (not an image) and 66 (missing).
+    assert r.exit_code == 65
+    for path in bad + [missing]:
+        assert sum(str(path) in line for line in r.stderr.splitlines()) == 1
+    summary = json.loads(r.stdout)
+    assert summary["images"] == 3 and summary["failed"] == 4
+    # The codebook is the one of the good images alone.
+    alone = invoke("palette", *good, "-k", "4", "-o", tmp_path / "alone.json")
+    assert alone.exit_code == 0
+    assert (json.loads((tmp_path / "p.json").read_text())["colors"]
+            == json.loads((tmp_path / "alone.json").read_text())["colors"])
+
+
+def test_palette_warning_about_frames_names_its_file(tmp_path):
+    frames = [Image.new("RGB", (8, 8), (60 * i, 0, 0)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
     a = save(tmp_path / "a.png", blobs(seed=1))
+    r = invoke("palette", tmp_path / "anim.gif", a, "-k", "4", "-o", tmp_path / "p.json")
+    assert r.exit_code == 0
+    [line] = [line for line in r.stderr.splitlines() if "frames" in line]
+    assert line.startswith("quantize: warning: ") and "anim.gif" in line
+
+
+def test_palette_with_no_readable_input_writes_nothing(tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_text("nope")
-    r = invoke("palette", a, bad, "-o", tmp_path / "p.json")
+    r = invoke("palette", bad, tmp_path / "missing.png", "-o", tmp_path / "p.json")
     assert r.exit_code == 65 and not (tmp_path / "p.json").exists()
+    assert "no input image could be read" in r.stderr
+
+
+def test_palette_and_apply_errors(tmp_path):
+    a = save(tmp_path / "a.png", blobs(seed=1))
     r = invoke("apply", a, "-c", tmp_path / "missing.json", "-o", tmp_path / "o.png")
     assert r.exit_code == 66 and not (tmp_path / "o.png").exists()
     (tmp_path / "junk.json").write_text("{}")

@@ -8,6 +8,7 @@ import warnings
 
 import click
 
+from ..errors import QuantizeError
 from ..vocabulary import INIT_METHOD_NAMES
 from .options import (ColourType, EXIT_CODES_HELP, _codebook_format, _dask_client, _echo_warnings,
                       _refuse_terminals, _reports_errors, _resolve_init, color_space_option,
@@ -44,7 +45,9 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
     The images' colour histograms are added up, so every pixel of every
     image counts once: the codebook is k-means on all their pixels together.
     Map images onto it with 'quantize apply' or 'quantize batch --codebook'.
-    Any unreadable input stops the command (no codebook is written). The
+    An input that cannot be read is named on stderr and left out: the
+    codebook is fitted to the others, and the exit code is the most severe
+    of the failures (65, and nothing written, when none can be read). The
     format follows the extension of -o: .json, .gpl, .act, .csv, .txt or
     .npy ('-' writes JSON). With --scheduler, Dask workers build the
     histograms (the images stay where they are) and the client fits once:
@@ -66,20 +69,20 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
     fmt = _codebook_format(output_path, colors, "'-o' / '--output'")
 
     from ..errors import InputMissingError
-    from ..io.codebook import codebook_to_dict, encode_codebook
-    from ..io.files import check_paths, write_all
-    from ..run.batch import collect_inputs, fit_shared_codebook
-    from ..run.job import ImageJob, recorded_options
+    from ..io.files import check_paths
+    from ..run.batch import collect_inputs, most_severe
+    from ..run.job import ImageJob
 
-    paths = []
+    paths, failures = [], []
     for path, _rel, error in collect_inputs([i for i in inputs if i != "-"], recursive=recursive,
                                             patterns=patterns):
         if error is not None:
-            raise error
-        paths.append(path)
+            failures.append(error)
+        else:
+            paths.append(path)
     if "-" in inputs:
         paths.append("-")
-    if not paths:
+    if not paths and not failures:
         raise InputMissingError(None, "no input images found")
     reads = [("input", path) for path in paths]
     if init_label not in INIT_METHOD_NAMES:
@@ -88,36 +91,46 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
     job = ImageJob(k=colors, max_iter=max_iter, eps=eps, init=init, attempts=attempts, seed=seed,
                    color_space=color_space, sort=sort, background=background,
                    max_pixels=max_pixels, frame=frame)
-
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with dask_client as client:
-            if client is None:
-                fit, n_images = fit_shared_codebook(paths, job)
-            else:
-                from ..run.distributed import fit_shared_codebook_dask
-
-                fit, n_images = fit_shared_codebook_dask(client, paths, job)
+        try:
+            shared = _fit(dask_client, paths, job)
+        except QuantizeError as exc:
+            for failure in failures:
+                click.echo(f"quantize: error: {failure.format_message()}", err=True)
+            raise exc
     _echo_warnings(caught, quiet)
-    options = recorded_options(job, init_label)
-    outcome = (fit.n_iter, fit.converged)
-    doc = codebook_to_dict(fit.codebook, fit.counts, inertia=fit.inertia, options=options,
-                           fit=outcome)
-    outputs = [(output_path, encode_codebook(fit.codebook, fmt, counts=fit.counts,
-                                             inertia=fit.inertia, options=options, fit=outcome))]
-    if swatch_path is not None:
-        from ..io.plot import render_swatch
+    for failure in failures + list(shared.failures):
+        click.echo(f"quantize: error: {failure.format_message()}", err=True)
+    if not quiet:
+        for note in shared.warnings:
+            click.echo(f"quantize: warning: {note}", err=True)
+    from ..run.palette import write_shared_codebook
 
-        outputs.append((swatch_path, render_swatch(fit.codebook, fit.counts)))
-    write_all(outputs)  # the codebook and its swatch, or neither
-    seconds = time.perf_counter() - started
-    summary = {"output": output_path, "images": n_images, "k": doc["k"], "k_requested": colors,
-               "iterations": fit.n_iter, "converged": fit.converged, "inertia": doc["inertia"],
-               "mse": doc["mse"], "psnr": doc["psnr"], "n_pixels": doc["n_pixels"],
-               "seconds": round(seconds, 4)}
+    summary = write_shared_codebook(shared, job, output_path, fmt, swatch_path, init_label)
+    summary.update(k_requested=colors, failed=len(failures) + len(shared.failures),
+                   seconds=round(time.perf_counter() - started, 4))
     if as_json:
         click.echo(json.dumps(summary), err=output_path == "-")
     elif verbose:
-        click.echo(f"quantize: {n_images} image(s) -> {output_path!r}: k={doc['k']} "
-                   f"mse={doc['mse']:.3f} seconds={seconds:.3f}", err=True)
+        click.echo(f"quantize: {summary['images']} image(s) -> {output_path!r}: k={summary['k']} "
+                   f"mse={summary['mse']:.3f} seconds={summary['seconds']:.3f}", err=True)
+    code = most_severe(exc.exit_code for exc in failures + list(shared.failures))
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+def _fit(dask_client, paths, job):
+    """The shared fit, here or on the Dask cluster."""
+    from ..errors import BadImageError
+    from ..run.palette import fit_shared_codebook
+
+    if not paths:
+        raise BadImageError(None, "no input image could be read; no codebook written")
+    with dask_client as client:
+        if client is None:
+            return fit_shared_codebook(paths, job)
+        from ..run.distributed import fit_shared_codebook_dask
+
+        return fit_shared_codebook_dask(client, paths, job)

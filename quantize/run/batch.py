@@ -56,7 +56,6 @@ __all__ = [
     "plan_batch",
     "run_batch",
     "most_severe",
-    "fit_shared_codebook",
     "limit_numeric_threads",
 ]
 
@@ -1006,95 +1005,3 @@ class _PoolExecutor:
 
     def close(self) -> None:
         self.pool.shutdown()
-
-
-# --------------------------------------------------------------------------
-# One codebook for many images
-
-
-def fit_shared_codebook(paths, job: ImageJob, *, callback=None):
-    """Fit one codebook to the combined colour histogram of several images.
-
-    Each image contributes its distinct colours weighted by their pixel
-    counts, so the result is k-means on all the images' pixels together.
-
-    Parameters
-    ----------
-    paths : iterable of str
-        Image files ('-' for standard input, at most once).
-    job : ImageJob
-        The fit (``k`` is the largest number of codes; ``init``, ``max_iter``,
-        ``eps``, ``attempts``, ``seed``, ``color_space``, ``sort``) and the
-        reading (``max_pixels``, ``frame``, ``background``: images with
-        transparency are flattened onto it; without it their fully
-        transparent pixels are left out, as a codebook holds no alpha).
-    callback : callable(path) or None
-        Called after each image is read.
-
-    Returns
-    -------
-    (HistogramFit, int)
-        The fit (codebook in ``sort`` order, counts over all images) and the
-        number of images.
-
-    Raises
-    ------
-    InputMissingError, BadImageError
-        On the first input that cannot be read or decoded (66, 65).
-    """
-    def histograms():
-        for path in paths:
-            yield image_histogram(path, max_pixels=job.max_pixels, frame=job.frame,
-                                  background=job.background)
-            if callback is not None:
-                callback(path)
-
-    return fit_histograms(histograms(), job)
-
-
-def image_histogram(path, *, max_pixels: int = 1 << 28, frame=None, background=None):
-    """The colour histogram one image adds to a shared palette.
-
-    The image as :func:`quantize.io.decode.load_rgba` reads it, flattened
-    onto ``background`` if given; fully transparent pixels are left out
-    (a codebook holds no alpha). The same on a Dask worker as locally.
-    """
-    from ..core.histogram import colour_histogram, pixel_keys
-    from ..image.transparency import prepare, visible_rgb
-    from ..io.decode import load_rgba
-
-    pixels = prepare(load_rgba(path, max_pixels=max_pixels, frame=frame), background)
-    return colour_histogram(pixel_keys(visible_rgb(pixels)))
-
-
-def fit_histograms(histograms, job: ImageJob):
-    """Merge colour histograms as they come (bounded memory) and fit one codebook as ``job`` says.
-
-    Returns
-    -------
-    (HistogramFit, int)
-        The fit and the number of histograms merged.
-    """
-    from ..core.histogram import merge_histograms
-    from ..image.pipeline import fit_histogram
-
-    pending, base, size, n = [], 0, 0, 0
-    for hist in histograms:
-        pending.append(hist)
-        size += len(hist)
-        n += 1
-        if size > 2 * base + 4_000_000:  # bound memory: merge now and then
-            pending = [merge_histograms(pending)]
-            base = size = len(pending[0])
-    if not pending:
-        raise ValueError("need at least one image")
-    hist = pending[0] if len(pending) == 1 else merge_histograms(pending)
-    if len(hist) == 0:
-        from ..errors import BadImageError
-
-        raise BadImageError(None, "no visible pixel to fit a palette to: every input is fully "
-                                  "transparent; flatten with --background COLOR")
-    fit = fit_histogram(hist, int(job.k), max_iter=job.max_iter, eps=job.eps, init=job.init,
-                        attempts=job.attempts, seed=job.seed, color_space=job.color_space,
-                        sort=job.sort)
-    return fit, n

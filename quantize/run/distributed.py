@@ -306,35 +306,12 @@ def _executing(prefix: str, dask_worker=None) -> list:
             if isinstance(ts.key, str) and ts.key.startswith(prefix)]
 
 
-def _histogram_task(path: str, max_pixels: int, frame, background, cwd) -> dict:
-    """One image's colour histogram on a Dask worker: ``{'keys', 'counts'}`` or ``{'error'}``.
-
-    The histogram of :func:`quantize.run.batch.image_histogram`, as the
-    local command builds it. Library errors come back as values (class
-    name, path, message), so the client can raise the first one in input
-    order, as the local command does.
-    """
-    from .batch import image_histogram
+def _histogram_task(path: str, job, cwd) -> dict:
+    """One image's histogram record on a Dask worker (:func:`quantize.run.palette.histogram_record`)."""
+    from .palette import histogram_record
 
     [full] = _absolute([path], cwd)
-    try:
-        hist = image_histogram(full, max_pixels=max_pixels, frame=frame, background=background)
-    except QuantizeError as exc:
-        where = path if exc.path == full else exc.path
-        return {"error": (type(exc).__name__, where, exc.message, exc.exit_code)}
-    return {"keys": hist.keys, "counts": hist.counts}
-
-
-def _rebuild_error(info) -> QuantizeError:
-    from .. import errors
-
-    name, path, message, code = info
-    cls = getattr(errors, name, None)
-    if not (isinstance(cls, type) and issubclass(cls, QuantizeError)):
-        cls = QuantizeError
-    exc = cls(path, message)
-    exc.exit_code = code
-    return exc
+    return histogram_record(full, job, shown=path)
 
 
 # --------------------------------------------------------------------------
@@ -462,54 +439,34 @@ class _DaskExecutor:
 
 
 def fit_shared_codebook_dask(client, paths, job):
-    """:func:`quantize.run.batch.fit_shared_codebook` with the histograms built by Dask workers.
+    """:func:`quantize.run.palette.fit_shared_codebook` with the histograms built by Dask workers.
 
-    Workers return each image's distinct colours and counts; the client
-    merges them (bounded memory, as locally: :func:`quantize.run.batch.fit_histograms`)
+    Workers return each image's histogram record; the client merges them
+    as they come (bounded memory, :func:`quantize.run.palette.fit_records`)
     and fits once. The merge is an exact, order-independent sum, so the
-    result equals the local one, for every option.
+    result equals the local one, for every option; failures and warnings
+    come back in input order, as locally.
 
     Returns
     -------
-    (HistogramFit, int)
-
-    Raises
-    ------
-    InputMissingError, BadImageError
-        For the first input, in the order given, that cannot be read or decoded.
+    SharedFit
     """
     from distributed import as_completed
 
-    from ..core.histogram import ColourHistogram, keys_to_colours
-    from .batch import fit_histograms
+    from .palette import fit_records
 
-    paths = list(paths)
-    if not paths:
-        raise ValueError("need at least one image")
     cwd = os.getcwd()
-    futures = {client.submit(_histogram_task, path, job.max_pixels, job.frame, job.background, cwd,
-                             pure=False): i
+    futures = {client.submit(_histogram_task, path, job, cwd, pure=False): i
                for i, path in enumerate(paths)}
 
-    def histograms():
-        first_error = None  # (index, info)
+    def records():
         for fut in as_completed(list(futures)):
-            index = futures[fut]
-            result = fut.result()
+            record = fut.result()
             fut.release()
-            if "error" in result:
-                if first_error is None or index < first_error[0]:
-                    first_error = (index, result["error"])
-                continue
-            if first_error is not None:
-                continue  # it fails anyway; keep reading only to find the first error
-            keys = result["keys"]
-            yield ColourHistogram(keys, keys_to_colours(keys), result["counts"])
-        if first_error is not None:
-            raise _rebuild_error(first_error[1])
+            yield futures[fut], record
 
     try:
-        return fit_histograms(histograms(), job)
+        return fit_records(records(), job)
     except BaseException:
         # Whatever stopped the merge or the fit (Ctrl-C, an error): no task
         # goes on for nothing.
