@@ -443,7 +443,7 @@ def test_palette_with_no_readable_input_writes_nothing(tmp_path):
     bad.write_text("nope")
     r = invoke("palette", bad, tmp_path / "missing.png", "-o", tmp_path / "p.json")
     assert r.exit_code == 65 and not (tmp_path / "p.json").exists()
-    assert "no input image could be read" in r.stderr
+    assert "none of the 2 inputs could be read" in r.stderr
 
 
 def test_palette_and_apply_errors(tmp_path):

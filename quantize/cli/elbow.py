@@ -11,8 +11,8 @@ import warnings
 import click
 
 from ..vocabulary import INIT_METHOD_NAMES
-from .options import (DEFAULTS, EXIT_CODES_HELP, KSpecType, _echo_warnings, _reports_errors,
-                      input_options)
+from .options import (DEFAULTS, EXIT_CODES_HELP, SEED_TYPE, FiniteFloat, KSpecType,
+                      _echo_warnings, _reports_errors, input_options)
 
 
 
@@ -25,14 +25,14 @@ from .options import (DEFAULTS, EXIT_CODES_HELP, KSpecType, _echo_warnings, _rep
               show_default=True,
               help=("Most Lloyd iterations of the last stage (on every distinct colour), "
                     "per attempt."))
-@click.option("--eps", type=click.FloatRange(min=0), default=DEFAULTS["eps"], show_default=True,
+@click.option("--eps", type=FiniteFloat(min=0), default=DEFAULTS["eps"], show_default=True,
               help=("The last stage stops once no centre moves more than this "
                     "(0-255 units)."))
 @click.option("--init", type=click.Choice(list(INIT_METHOD_NAMES)), default=DEFAULTS["init"],
               show_default=True, help="How to pick the first centres.")
 @click.option("--attempts", type=click.IntRange(min=1), default=DEFAULTS["attempts"],
               show_default=True, help="Independent runs per k; the lowest inertia wins.")
-@click.option("--seed", type=int, default=DEFAULTS["seed"], show_default=True,
+@click.option("--seed", type=SEED_TYPE, default=DEFAULTS["seed"], show_default=True,
               help="Random seed, the same for every k.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="Also draw the MSE curve as a PNG, with the suggested k marked.")

@@ -7,7 +7,7 @@ import os
 import click
 
 from ..vocabulary import INIT_METHOD_NAMES
-from .options import (EXIT_CODES_HELP, _check_palette_size, _codebook_format, _output_format, _refuse_terminals,
+from .options import (EXIT_CODES_HELP, FiniteFloat, _check_palette_size, _codebook_format, _output_format, _refuse_terminals,
                       _reports_errors, _resolve_init, _run_one, color_space_option, input_options,
                       kmeans_options, look_options, metric_option, output_options,
                       report_options, sort_option, swatch_option)
@@ -26,10 +26,10 @@ from .options import (EXIT_CODES_HELP, _check_palette_size, _codebook_format, _o
               help="Also write the codebook to this file (which 'apply -c' and "
                    "'batch --codebook' read), in the format of its extension: .json, .gpl "
                    "(GIMP), .act (Adobe), .csv, .txt (hex lines) or .npy; '-' writes JSON.")
-@click.option("--min-psnr", type=click.FloatRange(min=0), default=None, metavar="DB",
+@click.option("--min-psnr", type=FiniteFloat(min=0), default=None, metavar="DB",
               help="Quality target: use the fewest colours, at most -k, whose PSNR is at least "
                    "DB (found by bisection on k). Unreachable: nothing written, exit 99.")
-@click.option("--max-mse", type=click.FloatRange(min=0), default=None, metavar="MSE",
+@click.option("--max-mse", type=FiniteFloat(min=0), default=None, metavar="MSE",
               help="Quality target as MSE (mean over all channel values, 0-255 units): the "
                    "fewest colours, at most -k, with MSE at most this. Unreachable: exit 99.")
 @swatch_option

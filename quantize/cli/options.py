@@ -86,6 +86,24 @@ def _echo_warnings(caught, quiet: bool) -> None:
 
 
 
+class FiniteFloat(click.FloatRange):
+    """A float in a range that is also finite: NaN and infinity are usage errors (exit 2)."""
+
+    name = "float"
+
+    def convert(self, value, param, ctx):
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+#: --seed: numpy seeds are non-negative integers.
+SEED_TYPE = click.IntRange(min=0)
+
+
 class InitType(click.ParamType):
     """``--init``: a method name, or the path of a codebook file (any format)
     whose colours become the initial centres."""
@@ -157,7 +175,7 @@ def kmeans_options(fn):
                      show_default=True,
                      help=("Most Lloyd iterations of the last stage (on every distinct "
                            "colour), per attempt.")),
-        click.option("--eps", type=click.FloatRange(min=0), default=DEFAULTS["eps"],
+        click.option("--eps", type=FiniteFloat(min=0), default=DEFAULTS["eps"],
                      show_default=True,
                      help=("The last stage stops once no centre moves more than this "
                            "(0-255 units).")),
@@ -167,7 +185,7 @@ def kmeans_options(fn):
                           "centres (k is then its number of colours)."),
         click.option("--attempts", type=click.IntRange(min=1), default=DEFAULTS["attempts"],
                      show_default=True, help="Independent runs; the lowest inertia wins."),
-        click.option("--seed", type=int, default=DEFAULTS["seed"], show_default=True,
+        click.option("--seed", type=SEED_TYPE, default=DEFAULTS["seed"], show_default=True,
                      help="Random seed; the same seed gives the same bytes."),
     ]
     for option in reversed(options):
@@ -390,7 +408,7 @@ def scheduler_options(fn):
                           "'local-dask' for a LocalCluster on 127.0.0.1 (-j workers). Inputs and "
                           "outputs must be at the same paths on every worker. Needs the extra "
                           "quantize[dask].  [default: local worker processes]"),
-        click.option("--scheduler-timeout", type=click.FloatRange(min=0, min_open=True),
+        click.option("--scheduler-timeout", type=FiniteFloat(min=0, min_open=True),
                      default=10.0, show_default=True, metavar="SECONDS",
                      help="How long to wait for the scheduler to answer (else exit 69)."),
     ]

@@ -8,7 +8,7 @@ import warnings
 
 import click
 
-from ..errors import QuantizeError
+from ..errors import BadImageError
 from ..vocabulary import INIT_METHOD_NAMES
 from .options import (ColourType, EXIT_CODES_HELP, _codebook_format, _dask_client, _echo_warnings,
                       _refuse_terminals, _reports_errors, _resolve_init, color_space_option,
@@ -47,7 +47,7 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
     Map images onto it with 'quantize apply' or 'quantize batch --codebook'.
     An input that cannot be read is named on stderr and left out: the
     codebook is fitted to the others, and the exit code is the most severe
-    of the failures (65, and nothing written, when none can be read). The
+    of the failures (nothing is written when none can be read). The
     format follows the extension of -o: .json, .gpl, .act, .csv, .txt or
     .npy ('-' writes JSON). With --scheduler, Dask workers build the
     histograms (the images stay where they are) and the client fits once:
@@ -94,40 +94,40 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            shared = _fit(dask_client, paths, job)
-        except QuantizeError as exc:
-            for failure in failures:
-                click.echo(f"quantize: error: {failure.format_message()}", err=True)
-            raise exc
+        shared = _fit(dask_client, paths, job)
     _echo_warnings(caught, quiet)
-    for failure in failures + list(shared.failures):
+    failures += list(shared.failures)
+    if shared.fit is None and len(failures) == 1:
+        raise failures[0]
+    for failure in failures:
         click.echo(f"quantize: error: {failure.format_message()}", err=True)
     if not quiet:
         for note in shared.warnings:
             click.echo(f"quantize: warning: {note}", err=True)
+    if shared.fit is None:
+        raise BadImageError(None, f"none of the {len(failures)} inputs could be read; "
+                                  "no codebook written")
     from ..run.palette import write_shared_codebook
 
     summary = write_shared_codebook(shared, job, output_path, fmt, swatch_path, init_label)
-    summary.update(k_requested=colors, failed=len(failures) + len(shared.failures),
+    summary.update(k_requested=colors, failed=len(failures),
                    seconds=round(time.perf_counter() - started, 4))
     if as_json:
         click.echo(json.dumps(summary), err=output_path == "-")
     elif verbose:
         click.echo(f"quantize: {summary['images']} image(s) -> {output_path!r}: k={summary['k']} "
                    f"mse={summary['mse']:.3f} seconds={summary['seconds']:.3f}", err=True)
-    code = most_severe(exc.exit_code for exc in failures + list(shared.failures))
+    code = most_severe(exc.exit_code for exc in failures)
     if code:
         raise click.exceptions.Exit(code)
 
 
 def _fit(dask_client, paths, job):
     """The shared fit, here or on the Dask cluster."""
-    from ..errors import BadImageError
-    from ..run.palette import fit_shared_codebook
+    from ..run.palette import SharedFit, fit_shared_codebook
 
     if not paths:
-        raise BadImageError(None, "no input image could be read; no codebook written")
+        return SharedFit(None, 0, (), ())
     with dask_client as client:
         if client is None:
             return fit_shared_codebook(paths, job)

@@ -9,6 +9,7 @@ and the target is untouched.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -17,7 +18,8 @@ from contextlib import contextmanager
 
 from ..errors import OutputError, WriteError
 
-__all__ = ["atomic_write", "check_not_input", "check_paths", "write_all", "write_bytes"]
+__all__ = ["atomic_write", "check_not_input", "check_paths", "remove_stale_temporaries",
+           "write_all", "write_bytes", "TEMP_PREFIX"]
 
 
 def _file_keys(path) -> set:
@@ -237,15 +239,23 @@ def _write_stdout(data: bytes) -> None:
                               f"{getattr(exc, 'strerror', None) or exc}") from None
 
 
+#: Temporary files are named ``.quantize-PID-XXXXXXXX.tmp`` beside their
+#: target: short whatever the target's name (so any name the filesystem
+#: accepts can be written), and recognisable by the process that made them.
+TEMP_PREFIX = ".quantize-"
+_TEMP_NAME = re.compile(r"^\.quantize-(\d+)-[A-Za-z0-9_]{8}\.tmp$")
+
+
 def _make_temp(path):
     """(fd, name) of a new temporary file beside ``path`` (mkstemp), with the error
-    mapping of :func:`atomic_write`."""
+    mapping of :func:`atomic_write`. It has the mode of the file it replaces,
+    or the umask's for a new one."""
     path = os.fspath(path)
     if os.path.isdir(path):
         raise OutputError(path, "is a directory")
     directory = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".tmp",
                                    dir=directory)
     except FileNotFoundError:
         raise OutputError(path, "output directory does not exist") from None
@@ -255,8 +265,52 @@ def _make_temp(path):
         raise OutputError(path, "cannot create files in the output directory") from None
     except OSError as exc:
         raise OutputError(path, f"cannot create output: {exc.strerror or exc}") from None
-    os.fchmod(fd, 0o666 & ~_current_umask())
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mode = 0o666 & ~_current_umask()
+    os.fchmod(fd, mode)
     return fd, tmp
+
+
+def remove_stale_temporaries(directory, *, min_age: float = 60.0) -> int:
+    """Remove the temporary files that killed runs left below ``directory``.
+
+    A file counts as stale when its name is one of ours, the process that
+    made it is gone, and it is at least ``min_age`` seconds old. Symlinks
+    are not followed. Returns how many were removed.
+    """
+    import time
+
+    removed = 0
+    now = time.time()
+    for root, _dirs, names in os.walk(directory):
+        for name in names:
+            match = _TEMP_NAME.match(name)
+            if match is None:
+                continue
+            path = os.path.join(root, name)
+            try:
+                info = os.lstat(path)
+                if not stat.S_ISREG(info.st_mode) or now - info.st_mtime < min_age:
+                    continue
+                if _process_alive(int(match.group(1))):
+                    continue
+                os.unlink(path)
+                removed += 1
+            except OSError:
+                continue
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def write_bytes(path, data: bytes) -> None:

@@ -73,8 +73,8 @@ class SharedFit:
 
     Attributes
     ----------
-    fit : HistogramFit
-        The codebook (in the job's sort order), its counts over all images,
+    fit : HistogramFit or None
+        None when no image could be read; else the codebook (in the job's sort order), its counts over all images,
         inertia, iterations.
     n_images : int
         The images that were read.
@@ -95,10 +95,7 @@ def fit_records(records, job: ImageJob) -> SharedFit:
 
     ``records`` yields ``(index, record)`` pairs (see :func:`histogram_record`).
 
-    Raises
-    ------
-    BadImageError
-        When no image could be read (65); nothing is fitted.
+    With no image read, the result's ``fit`` is None.
     """
     from ..core.histogram import ColourHistogram, keys_to_colours
 
@@ -146,12 +143,13 @@ def fit_histograms(histograms, job: ImageJob):
     Returns
     -------
     (HistogramFit, int)
-        The fit and the number of histograms merged.
+        The fit and the number of histograms merged; ``(None, 0)`` with no
+        histogram.
 
     Raises
     ------
     BadImageError
-        With no histogram, or no visible pixel in any (65).
+        When no histogram has a visible pixel (65).
     """
     from ..core.histogram import merge_histograms
     from ..image.pipeline import fit_histogram
@@ -165,7 +163,7 @@ def fit_histograms(histograms, job: ImageJob):
             pending = [merge_histograms(pending)]
             base = size = len(pending[0])
     if not pending:
-        raise BadImageError(None, "no input image could be read; no codebook written")
+        return None, 0
     hist = pending[0] if len(pending) == 1 else merge_histograms(pending)
     if len(hist) == 0:
         raise BadImageError(None, "no visible pixel to fit a palette to: every input is fully "

@@ -1,0 +1,148 @@
+"""What a command refuses at its boundary: option values, and paths it both reads and writes.
+
+Every refusal is checked for its exit code, and for what it leaves behind:
+nothing written, every input as it was.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hostile import invoke, snapshot
+
+
+def blobs(seed=0, height=20, width=24):
+    rng = np.random.default_rng(seed)
+    centres = rng.integers(0, 256, size=(5, 3))
+    labels = rng.integers(0, 5, size=(height, width))
+    return centres[labels].astype(np.uint8)
+
+
+@pytest.fixture
+def work(tmp_path):
+    (tmp_path / "src").mkdir()
+    for i in range(2):
+        Image.fromarray(blobs(i)).save(tmp_path / "src" / f"p{i}.png")
+    r = invoke("palette", tmp_path / "src", "-k", "4", "-o", tmp_path / "book.json")
+    assert r.exit_code == 0, r.output
+    return tmp_path
+
+
+# --------------------------------------------------------------------------
+# Option values: NaN, infinity and negative seeds are usage errors
+
+
+@pytest.mark.parametrize("command", ["image", "palette", "batch", "elbow"])
+@pytest.mark.parametrize("option", [["--eps", "nan"], ["--eps", "inf"], ["--eps", "-1"],
+                                    ["--seed", "-1"]])
+def test_bad_option_values_are_usage_errors(work, command, option):
+    src = work / "src" / "p0.png"
+    args = {"image": [src, "-o", work / "o.png"], "palette": [src, "-o", work / "o.json"],
+            "batch": [work / "src", "-o", work / "out"], "elbow": [src, "-k", "2..4"]}[command]
+    before = snapshot(work)
+    r = invoke(command, *args, *option)
+    assert r.exit_code == 2, r.output
+    assert "Invalid value" in r.output
+    assert snapshot(work) == before and not (work / "out").exists()
+
+
+@pytest.mark.parametrize("option", [["--min-psnr", "nan"], ["--max-mse", "inf"],
+                                    ["--min-psnr", "inf"]])
+def test_bad_quality_targets_are_usage_errors(work, option):
+    r = invoke("image", work / "src" / "p0.png", "-o", work / "o.png", *option)
+    assert r.exit_code == 2 and not (work / "o.png").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-3"])
+def test_bad_scheduler_timeout_is_a_usage_error(work, value):
+    r = invoke("batch", work / "src", "-o", work / "out", "--scheduler", "tcp://127.0.0.1:9",
+               "--scheduler-timeout", value)
+    assert r.exit_code == 2 and not (work / "out").exists()
+
+
+# --------------------------------------------------------------------------
+# No output may be an input, nor another output
+
+
+IMAGE_WRITES = {"-o": "o.png", "--codebook": "c.json", "--swatch": "s.png"}
+
+
+@pytest.mark.parametrize("first, second", list(itertools.combinations(IMAGE_WRITES, 2)))
+def test_image_outputs_that_collide_are_refused(work, first, second):
+    target = work / IMAGE_WRITES[first]
+    args = dict(IMAGE_WRITES)
+    args[second] = IMAGE_WRITES[first]
+    flat = []
+    for option, name in args.items():
+        flat += [option, work / name]
+    r = invoke("image", work / "src" / "p0.png", *flat)
+    assert r.exit_code == 73, r.output
+    assert "written twice" in r.stderr
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("option", ["-o", "--codebook", "--swatch"])
+@pytest.mark.parametrize("read", ["input", "--init"])
+def test_image_output_over_a_file_it_reads_is_refused(work, option, read):
+    book = work / "book.json"
+    before = book.read_bytes()
+    source = work / "src" / "p0.png"
+    args = ["-o", work / "o.png", "--init", book]
+    victim = source if read == "input" else book
+    if option == "-o":
+        args[1] = victim
+    else:
+        args += [option, victim]
+    image_bytes = source.read_bytes()
+    r = invoke("image", source, *args)
+    assert r.exit_code == 73, r.output
+    assert book.read_bytes() == before and source.read_bytes() == image_bytes
+    assert not (work / "o.png").exists()
+
+
+def test_link_to_an_input_counts_as_the_input(work):
+    (work / "link.json").symlink_to(work / "book.json")
+    before = (work / "book.json").read_bytes()
+    r = invoke("image", work / "src" / "p0.png", "-o", work / "o.png", "--init", work / "book.json",
+               "--codebook", work / "link.json")
+    assert r.exit_code == 73 and (work / "book.json").read_bytes() == before
+    assert not (work / "o.png").exists()
+
+
+@pytest.mark.parametrize("pair", [("-o", "--swatch"), ("--init", "-o"), ("--init", "--swatch")])
+def test_palette_paths_that_collide_are_refused(work, pair):
+    book = work / "book.json"
+    before = book.read_bytes()
+    args = {"-o": work / "new.json", "--swatch": work / "sw.png", "--init": book}
+    shared = book if "--init" in pair else work / "same.json"
+    for option in pair:
+        args[option] = shared
+    flat = [item for option, path in args.items() for item in (option, path)]
+    r = invoke("palette", work / "src", *flat)
+    assert r.exit_code == 73, r.output
+    assert book.read_bytes() == before
+    assert not (work / "new.json").exists() and not (work / "sw.png").exists()
+    assert not (work / "same.json").exists()
+
+
+@pytest.mark.parametrize("report", ["book.json", "out/p0.png", "out/.quantize-batch.jsonl",
+                                    "src/p1.png"])
+def test_batch_report_over_anything_else_is_refused(work, report):
+    before = snapshot(work / "src"), (work / "book.json").read_bytes()
+    r = invoke("batch", work / "src", "-o", work / "out", "--codebook", work / "book.json",
+               "--report", work / report)
+    assert r.exit_code == 73, r.output
+    assert (snapshot(work / "src"), (work / "book.json").read_bytes()) == before
+    assert not (work / "out").exists() or not any((work / "out").iterdir())
+
+
+def test_batch_report_beside_the_outputs_is_fine(work):
+    r = invoke("batch", work / "src", "-o", work / "out", "--report", work / "out" / "report.jsonl")
+    assert r.exit_code == 0, r.output
+    lines = (work / "out" / "report.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["status"] for line in lines) == ["done", "done"]
