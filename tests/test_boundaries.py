@@ -146,3 +146,97 @@ def test_batch_report_beside_the_outputs_is_fine(work):
     assert r.exit_code == 0, r.output
     lines = (work / "out" / "report.jsonl").read_text().splitlines()
     assert sorted(json.loads(line)["status"] for line in lines) == ["done", "done"]
+
+
+# --------------------------------------------------------------------------
+# OUTDIR is the batch's own: no writing through links planted in it
+
+
+def test_manifest_that_is_a_symlink_is_refused(work, tmp_path):
+    out = work / "out"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (out / ".quantize-batch.jsonl").symlink_to(victim)
+    r = invoke("batch", work / "src", "-o", out)
+    assert r.exit_code == 73, r.output
+    assert ".quantize-batch.jsonl" in r.stderr
+    assert victim.read_text() == "precious"
+    assert sorted(p.name for p in out.iterdir()) == [".quantize-batch.jsonl"]
+
+
+def test_outputs_never_go_through_a_symlinked_subdirectory(work, tmp_path):
+    (work / "src" / "sub").mkdir()
+    Image.fromarray(blobs(5)).save(work / "src" / "sub" / "q.png")
+    out = work / "out"
+    out.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (out / "sub").symlink_to(elsewhere, target_is_directory=True)
+    r = invoke("batch", work / "src", "-o", out, "--recursive", "--report", work / "r.jsonl")
+    assert r.exit_code == 73, r.output
+    assert list(elsewhere.iterdir()) == []
+    statuses = {json.loads(line)["input"].split("/")[-1]: json.loads(line)["status"]
+                for line in (work / "r.jsonl").read_text().splitlines()}
+    assert statuses == {"p0.png": "done", "p1.png": "done", "q.png": "failed"}
+    assert "outside OUTDIR" in r.stderr
+
+
+def test_output_name_that_is_a_symlink_is_not_written_through(work, tmp_path):
+    out = work / "out"
+    out.mkdir()
+    victim = tmp_path / "victim.png"
+    victim.write_bytes(b"precious")
+    (out / "p0.png").symlink_to(victim)
+    r = invoke("batch", work / "src", "-o", out)
+    assert r.exit_code == 73
+    assert victim.read_bytes() == b"precious"
+    assert (out / "p1.png").is_file() and not (out / "p1.png").is_symlink()
+
+
+def test_replaced_output_keeps_its_mode(work):
+    out = work / "o.png"
+    assert invoke("image", work / "src" / "p0.png", "-o", out).exit_code == 0
+    out.chmod(0o600)
+    assert invoke("image", work / "src" / "p1.png", "-o", out).exit_code == 0
+    assert out.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("line", ['{"output": 5, "options": {}}', '{"output": null}', "[1, 2]",
+                                  "[" * 100_000, '{"output": "p0.png", "options": 3}', "\xff"])
+def test_bad_manifest_lines_are_warned_about_and_redone(work, line):
+    out = work / "out"
+    assert invoke("batch", work / "src", "-o", out).exit_code == 0
+    manifest = out / ".quantize-batch.jsonl"
+    good = manifest.read_bytes()
+    manifest.write_bytes(line.encode("utf-8", "surrogateescape") + b"\n" + good)
+    for force in ([], ["--force"]):
+        r = invoke("batch", work / "src", "-o", out, "--json", *force)
+        assert r.exit_code == 0, r.output
+        assert "unreadable line" in r.stderr
+        summary = json.loads(r.stdout)
+        assert summary["failed"] == 0
+        manifest.write_bytes(line.encode("utf-8", "surrogateescape") + b"\n" + good)
+
+
+def test_batch_removes_stale_temporaries_of_dead_runs(work):
+    import subprocess
+    import sys
+    import os
+
+    out = work / "out"
+    out.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = out / f".quantize-{dead}-abcdefgh.tmp"
+    stale.write_bytes(b"half")
+    mine = out / f".quantize-{os.getpid()}-abcdefgh.tmp"
+    mine.write_bytes(b"in progress")
+    old = 1_000_000_000
+    os.utime(stale, (old, old))
+    os.utime(mine, (old, old))
+    other = out / ".notes.tmp"
+    other.write_bytes(b"not ours")
+    assert invoke("batch", work / "src", "-o", out).exit_code == 0
+    assert not stale.exists()
+    assert mine.exists() and other.exists()

@@ -40,6 +40,8 @@ class BatchPrinter:
                          "(Ctrl-C again to abandon them)")
         elif event == "result":
             self._result(payload)
+        elif event == "warning" and not self.quiet:
+            self.say(f"quantize: warning: {payload}")
 
     def _result(self, r) -> None:
         if r.status == "failed":

@@ -28,6 +28,7 @@ import math
 import multiprocessing
 import os
 import signal
+import stat
 import threading
 import time
 import traceback
@@ -255,19 +256,35 @@ class _Manifest:
     def __init__(self, outdir):
         self.path = os.path.join(outdir, MANIFEST_NAME)
         self.entries = {}
+        self.problems = []
         self._fd = None
         self._appended = False
+        try:
+            info = os.lstat(self.path)
+        except OSError:
+            info = None
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            raise OutputError(self.path, "is not a regular file (a symlink?); the manifest of "
+                                         "OUTDIR must be the batch's own file")
         try:
             with open(self.path, "rb") as f:
                 lines = f.read().splitlines()
         except OSError:
             lines = []
+        bad = 0
         for line in lines:
             try:
                 entry = json.loads(line)
+            except (ValueError, RecursionError):
+                entry = None
+            if (isinstance(entry, dict) and isinstance(entry.get("output"), str)
+                    and entry["output"] and isinstance(entry.get("options"), dict)):
                 self.entries[entry["output"]] = entry
-            except (ValueError, KeyError, TypeError):
-                continue
+            else:
+                bad += 1
+        if bad:
+            self.problems.append(f"{self.path!r}: {bad} unreadable line(s) skipped; "
+                                 "their files are redone")
 
     def up_to_date(self, item: BatchItem, options_key: str):
         """The entry of ``item``'s output if it can be skipped, else None.
@@ -305,7 +322,8 @@ class _Manifest:
         line = (json.dumps(entry, sort_keys=True) + "\n").encode("utf-8")
         try:
             if self._fd is None:
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                                   | getattr(os, "O_NOFOLLOW", 0), 0o666)
             os.write(self._fd, line)
             self._appended = True
         except OSError:
@@ -555,8 +573,10 @@ def run_batch(items, settings: BatchSettings, outdir, *, jobs: Optional[int] = N
         ``('result', FileResult)`` for each input as it is settled, first the
         ones settled without work (failed planning, skipped); then
         ``('start', {'total', 'todo', 'jobs'})`` once before the work;
-        ``('interrupt', {'in_flight'})`` on the first Ctrl-C. Exceptions
-        raised by the callback propagate.
+        ``('interrupt', {'in_flight'})`` on the first Ctrl-C;
+        ``('warning', message)`` for a problem of the batch itself (such as
+        unreadable manifest lines). Exceptions raised by the callback
+        propagate.
     backend : object or None
         Runs the files elsewhere instead of the local pool: an object with
         ``run(todo, items, settings, finish, emit, interrupts) -> interrupted``
@@ -583,7 +603,13 @@ def run_batch(items, settings: BatchSettings, outdir, *, jobs: Optional[int] = N
         raise OutputError(outdir, "exists and is not a directory") from None
     except OSError as exc:
         raise OutputError(outdir, f"cannot create the output directory: {exc.strerror or exc}") from None
+    from ..io.files import remove_stale_temporaries
+
     manifest = _Manifest(outdir)
+    remove_stale_temporaries(outdir)
+    for problem in manifest.problems:
+        emit("warning", problem)
+    own_dir = os.path.realpath(outdir)
     record = settings.record()
     options_key = _options_key(record)
 
@@ -616,6 +642,10 @@ def run_batch(items, settings: BatchSettings, outdir, *, jobs: Optional[int] = N
                     item.output, f"cannot create its directory: {exc.strerror or exc}")))
                 continue
             made_dirs.add(parent)
+        escape = _escapes(item, own_dir)
+        if escape is not None:
+            settle(index, _failed(item, escape))
+            continue
         todo.append(index)
 
     def finish(index, payload):
@@ -661,6 +691,25 @@ def run_batch(items, settings: BatchSettings, outdir, *, jobs: Optional[int] = N
         if report is not None:
             _write_report(report, results)
     return summary
+
+
+def _escapes(item: BatchItem, own_dir: str):
+    """An error when ``item`` would be written through a symlink inside OUTDIR, else None.
+
+    OUTDIR is the batch's own: a planted link (a subdirectory or an output
+    name pointing elsewhere) must not redirect what it writes.
+    """
+    for path in (item.output, item.codebook_output):
+        if path is None:
+            continue
+        if os.path.islink(path):
+            return OutputError(path, "is a symlink; a batch does not write through links "
+                                     "inside OUTDIR")
+        where = os.path.realpath(os.path.dirname(path))
+        if where != own_dir and not where.startswith(own_dir.rstrip(os.sep) + os.sep):
+            return OutputError(path, "resolves outside OUTDIR (through a symlinked "
+                                     "directory); a batch writes only inside OUTDIR")
+    return None
 
 
 def _failed(item: BatchItem, error: QuantizeError) -> FileResult:
