@@ -240,3 +240,118 @@ def test_batch_removes_stale_temporaries_of_dead_runs(work):
     assert invoke("batch", work / "src", "-o", out).exit_code == 0
     assert not stale.exists()
     assert mine.exists() and other.exists()
+
+
+# --------------------------------------------------------------------------
+# Inputs that are not regular files are refused before they are read
+
+
+@pytest.fixture
+def fifo(tmp_path):
+    import os
+
+    path = tmp_path / "stream.png"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize("command", ["image", "apply-codebook", "palette", "batch", "elbow"])
+def test_a_fifo_is_refused_not_waited_on(work, fifo, command):
+    args = {"image": ["image", fifo, "-o", work / "o.png"],
+            "apply-codebook": ["apply", work / "src" / "p0.png", "-c", fifo, "-o", work / "o.png"],
+            "palette": ["palette", fifo, "-o", work / "o.json"],
+            "batch": ["batch", fifo, "-o", work / "out"],
+            "elbow": ["elbow", fifo, "-k", "2..3"]}[command]
+    r = invoke(*args)  # a blocking open would hang here
+    assert r.exit_code == 66, r.output
+    assert "FIFO" in r.stderr and "stream.png" in r.stderr
+    assert not (work / "o.png").exists() and not (work / "o.json").exists()
+
+
+def test_a_device_is_refused_as_a_codebook(work):
+    r = invoke("apply", work / "src" / "p0.png", "-c", "/dev/zero", "-o", work / "o.png")
+    assert r.exit_code == 66 and "character device" in r.stderr
+    assert not (work / "o.png").exists()
+
+
+# --------------------------------------------------------------------------
+# Codebook readers bound what they read
+
+
+@pytest.mark.parametrize("name, data", [
+    ("deep.json", b"[" * 200_000),
+    ("deep2.json", b'{"colors": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"),
+    ("field.csv", b"r,g,b\n" + b"1" * 200_000 + b",2,3\n"),
+    ("huge.npy", b"\x93NUMPY\x01\x00v\x00{'descr': '<u1', 'fortran_order': False, "
+                 b"'shape': (100000000000, 3), }" + b" " * 51 + b"\n" + b"\x00" * 30),
+    ("object.npy", None),
+])
+def test_bad_codebooks_are_refused_cleanly(work, name, data):
+    path = work / name
+    if data is None:
+        np.save(path, np.array([[1, 2, 3]], dtype=object), allow_pickle=True)
+    else:
+        path.write_bytes(data)
+    r = invoke("apply", work / "src" / "p0.png", "-c", path, "-o", work / "o.png")
+    assert r.exit_code == 65, r.output
+    assert "Traceback" not in r.output and name in r.stderr
+    assert len(r.stderr.splitlines()) == 1 and len(r.stderr) < 400
+    assert not (work / "o.png").exists()
+
+
+def test_oversized_codebook_file_is_refused_unread(work):
+    from quantize.io.codebook import MAX_CODEBOOK_BYTES
+
+    path = work / "big.txt"
+    with open(path, "wb") as f:
+        f.truncate(MAX_CODEBOOK_BYTES + 1)
+    r = invoke("apply", work / "src" / "p0.png", "-c", path, "-o", work / "o.png")
+    assert r.exit_code == 65 and "bytes" in r.stderr
+
+
+def test_any_file_name_can_name_a_gimp_palette(work):
+    import os
+
+    name = os.fsdecode(b"\xff\xfe\nx.png")
+    src = work / name
+    src.write_bytes((work / "src" / "p0.png").read_bytes())
+    r = invoke("image", src, "-k", "4", "-o", work / "o.png", "--codebook", work / "o.gpl")
+    assert r.exit_code == 0, r.output
+    lines = (work / "o.gpl").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "GIMP Palette" and lines[1] == "Name: \ufffd\ufffd x k=4"
+    assert invoke("apply", work / "src" / "p0.png", "-c", work / "o.gpl",
+                  "-o", work / "back.png").exit_code == 0
+
+
+# --------------------------------------------------------------------------
+# Decoding budgets
+
+
+def test_jpeg_with_too_many_scans_is_refused(work):
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(
+        work / "p.jpg", progressive=True)
+    data = (work / "p.jpg").read_bytes()
+    scans = data.count(b"\xff\xda")
+    assert scans > 2
+    r = invoke("image", work / "p.jpg", "-o", work / "o.png", "--max-scans", str(scans - 1))
+    assert r.exit_code == 65 and "scans" in r.stderr and not (work / "o.png").exists()
+    assert invoke("image", work / "p.jpg", "-o", work / "o.png",
+                  "--max-scans", str(scans)).exit_code == 0
+    # A scan repeated thousands of times: refused by the default.
+    first = data.find(b"\xff\xda")
+    second = data.find(b"\xff\xda", first + 2)
+    (work / "bomb.jpg").write_bytes(data[:second] + data[first:second] * 3000 + data[second:])
+    r = invoke("image", work / "bomb.jpg", "-o", work / "b.png")
+    assert r.exit_code == 65 and "--max-scans" in r.stderr
+
+
+def test_many_page_tiff_is_not_counted_to_warn(work):
+    pages = [Image.new("RGB", (2, 2), (i, 0, 0)) for i in range(50)]
+    pages[0].save(work / "pages.tif", save_all=True, append_images=pages[1:])
+    r = invoke("image", work / "pages.tif", "-k", "2", "-o", work / "o.png")
+    assert r.exit_code == 0
+    assert "TIFF image has several pages; using the first" in r.stderr
+    r = invoke("image", work / "pages.tif", "-k", "2", "-o", work / "o49.png", "--frame", "49")
+    assert r.exit_code == 0
+    assert np.asarray(Image.open(work / "o49.png").convert("RGB"))[0, 0].tolist() == [49, 0, 0]

@@ -1058,10 +1058,14 @@ def needs(*commands):
 
 def test_unreadable_file_mapping_without_root(small_png, out, monkeypatch):
     # As root the chmod test above is skipped; this checks the same mapping.
-    def denied(*args, **kwargs):
-        raise PermissionError(13, "Permission denied")
+    real_open = os.open
 
-    monkeypatch.setattr(quantize.io.decode, "open", denied, raising=False)
+    def denied(path, *args, **kwargs):
+        if os.fspath(path) == os.fspath(small_png):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", denied)
     r = run_image(small_png, out)
     assert_clean_failure(r, 66, "small.png", folder=out)
     assert "permission denied" in r.stderr

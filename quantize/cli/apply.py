@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .options import (EXIT_CODES_HELP, _check_palette_size, _output_format, _refuse_terminals, _reports_errors, _run_one,
-                      color_space_option, input_options, look_options, output_options,
-                      report_options)
+from .options import (EXIT_CODES_HELP, _check_palette_size, _output_format, _refuse_terminals,
+                      _reports_errors, _run_one, color_space_option, input_options, look_options,
+                      output_options, report_options)
 
 
 @click.command("apply", epilog=EXIT_CODES_HELP)
@@ -25,7 +25,7 @@ from .options import (EXIT_CODES_HELP, _check_palette_size, _output_format, _ref
 @input_options
 @_reports_errors
 def apply_command(input_path, codebook_path, output_path, mode, out_format, as_json, quiet, verbose,
-                  max_pixels, frame, color_space="srgb", dither="none", background=None,
+                  max_pixels, frame, max_scans, color_space="srgb", dither="none", background=None,
                   optimize=False):
     """Map image IN onto an existing codebook (vector quantization) into OUT.
 
@@ -56,6 +56,6 @@ def apply_command(input_path, codebook_path, output_path, mode, out_format, as_j
     _check_palette_size(mode, codebook=codebook, codebook_path=codebook_path)
     job = ImageJob(codebook=codebook, color_space=color_space, dither=dither,
                    background=background, mode=mode, fmt=fmt, optimize=optimize,
-                   max_pixels=max_pixels, frame=frame)
+                   max_pixels=max_pixels, frame=frame, max_scans=max_scans)
     _run_one(job, input_path, output_path, as_json=as_json, quiet=quiet, verbose=verbose,
              reads=[("codebook", codebook_path)], extra={"codebook": codebook_path})

@@ -56,7 +56,7 @@ from .progress import BatchPrinter
 @_reports_errors
 def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, attempts, seed,
           mode, out_format, codebook_path, write_codebooks, jobs, scheduler, scheduler_timeout,
-          force, progress, report_path, as_json, quiet, verbose, max_pixels, frame,
+          force, progress, report_path, as_json, quiet, verbose, max_pixels, frame, max_scans,
           color_space="srgb", sort="frequency", dither="none", background=None, optimize=False):
     """Quantize many images (files, or directories of them) into OUTDIR, in parallel.
 
@@ -127,7 +127,8 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
         mode=mode, out_format=FORMAT_NAMES[out_format.lower()] if out_format and mode != "palette" else None,
         k=colors, max_iter=max_iter, eps=eps, init=init, attempts=attempts, seed=seed,
         codebook=codebook, write_codebooks=write_codebooks, verbose=bool(verbose),
-        max_pixels=max_pixels, frame=frame, color_space=color_space, sort=sort, dither=dither,
+        max_pixels=max_pixels, frame=frame, max_scans=max_scans, color_space=color_space,
+        sort=sort, dither=dither,
         background=background, optimize=optimize)
     items = batchlib.plan_batch(sources, outdir, settings, recursive=recursive, patterns=patterns)
     if not items and not quiet:

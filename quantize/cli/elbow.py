@@ -44,7 +44,7 @@ from .options import (DEFAULTS, EXIT_CODES_HELP, SEED_TYPE, FiniteFloat, KSpecTy
 @input_options
 @_reports_errors
 def elbow(input_path, ks, max_iter, eps, init, attempts, seed, plot_path, as_json, quiet, verbose,
-          max_pixels, frame):
+          max_pixels, frame, max_scans):
     """Distortion of IN for a range of k, and a suggested k: the elbow method.
 
     The image is read and its colours counted once; a codebook is fitted for
@@ -84,7 +84,8 @@ def elbow(input_path, ks, max_iter, eps, init, attempts, seed, plot_path, as_jso
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pixels = load_rgb(input_path, max_pixels=max_pixels, frame=frame)
+        pixels = load_rgb(input_path, max_pixels=max_pixels, frame=frame,
+                          max_scans=max_scans)
         hist = colour_histogram(pixel_keys(pixels))
         result = sweep(hist, ks, max_iter=max_iter, eps=eps, init=init, attempts=attempts,
                        seed=seed, callback=progress)

@@ -7,10 +7,10 @@ import os
 import click
 
 from ..vocabulary import INIT_METHOD_NAMES
-from .options import (EXIT_CODES_HELP, FiniteFloat, _check_palette_size, _codebook_format, _output_format, _refuse_terminals,
-                      _reports_errors, _resolve_init, _run_one, color_space_option, input_options,
-                      kmeans_options, look_options, metric_option, output_options,
-                      report_options, sort_option, swatch_option)
+from .options import (EXIT_CODES_HELP, FiniteFloat, _check_palette_size, _codebook_format,
+                      _output_format, _refuse_terminals, _reports_errors, _resolve_init, _run_one,
+                      color_space_option, input_options, kmeans_options, look_options,
+                      metric_option, output_options, report_options, sort_option, swatch_option)
 
 
 @click.command("image", epilog=EXIT_CODES_HELP)
@@ -40,7 +40,7 @@ from .options import (EXIT_CODES_HELP, FiniteFloat, _check_palette_size, _codebo
 @_reports_errors
 def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, metric, mode,
           out_format, codebook_path, min_psnr, max_mse, swatch_path, as_json, quiet, verbose,
-          max_pixels, frame, color_space="srgb", sort="frequency", dither="none",
+          max_pixels, frame, max_scans, color_space="srgb", sort="frequency", dither="none",
           background=None, optimize=False):
     """Quantize one image IN into OUT ('-' reads stdin / writes stdout).
 
@@ -85,7 +85,7 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
     job = ImageJob(k=colors, max_iter=max_iter, eps=eps, init=init, attempts=attempts, seed=seed,
                    metric=metric, color_space=color_space, sort=sort, target=target,
                    dither=dither, background=background, mode=mode, fmt=fmt, optimize=optimize,
-                   max_pixels=max_pixels, frame=frame)
+                   max_pixels=max_pixels, frame=frame, max_scans=max_scans)
     name = "stdin" if input_path == "-" else os.path.splitext(os.path.basename(input_path))[0]
     _run_one(job, input_path, output_path, as_json=as_json, quiet=quiet, verbose=verbose,
              codebook_path=codebook_path, swatch_path=swatch_path, init_label=init_label,

@@ -29,6 +29,8 @@ DEFAULTS = {"colors": ImageJob.k, "max_iter": ImageJob.max_iter, "eps": ImageJob
 #: Default of --max-pixels, equal to quantize.io.decode.DEFAULT_MAX_PIXELS (2**28,
 #: 16384 x 16384); repeated here so that --help imports neither numpy nor Pillow.
 MAX_PIXELS_DEFAULT = 1 << 28
+#: Default of --max-scans, equal to quantize.io.decode.DEFAULT_MAX_SCANS.
+MAX_SCANS_DEFAULT = 500
 
 
 class CliError(click.ClickException):
@@ -280,7 +282,7 @@ def look_options(fn):
 
 
 def input_options(fn):
-    """--max-pixels and --frame, for every command that reads images."""
+    """--max-pixels, --frame and --max-scans, for every command that reads images."""
     options = [
         click.option("--max-pixels", type=click.IntRange(min=1), default=MAX_PIXELS_DEFAULT,
                      show_default=True, metavar="N",
@@ -289,6 +291,10 @@ def input_options(fn):
         click.option("--frame", type=click.IntRange(min=0), default=None, metavar="N",
                      help="Frame of an animated GIF, APNG or WebP (page of a TIFF) to read, "
                           "counting from 0.  [default: the first, with a warning]"),
+        click.option("--max-scans", type=click.IntRange(min=1), default=MAX_SCANS_DEFAULT,
+                     show_default=True, metavar="N",
+                     help="Refuse a JPEG with more than N scans before decoding it (exit 65): "
+                          "one that repeats its scans decodes for minutes whatever its size."),
     ]
     for option in reversed(options):
         fn = option(fn)

@@ -39,6 +39,7 @@ from .options import (ColourType, EXIT_CODES_HELP, _codebook_format, _dask_clien
 @_reports_errors
 def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, init, attempts, seed,
             swatch_path, as_json, scheduler, scheduler_timeout, quiet, verbose, max_pixels, frame,
+            max_scans,
             color_space="srgb", sort="frequency", background=None):
     """Fit one codebook to several images IN... and write it to a file.
 
@@ -90,7 +91,7 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
     check_paths(reads, [("codebook", output_path), ("swatch", swatch_path)])
     job = ImageJob(k=colors, max_iter=max_iter, eps=eps, init=init, attempts=attempts, seed=seed,
                    color_space=color_space, sort=sort, background=background,
-                   max_pixels=max_pixels, frame=frame)
+                   max_pixels=max_pixels, frame=frame, max_scans=max_scans)
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -158,6 +158,10 @@ _CODEBOOK_KINDS = {
 #: Codebook file formats by extension.
 CODEBOOK_FORMATS = {ext: fmt for fmt, (ext, _) in _CODEBOOK_KINDS.items()}
 
+#: The largest codebook file read (bytes): far more than 65,536 colours with
+#: their counts in any format, far less than what would exhaust memory.
+MAX_CODEBOOK_BYTES = 32 << 20
+
 #: An Adobe Color Table holds at most this many colours.
 ACT_MAX_COLORS = 256
 
@@ -300,7 +304,10 @@ def encode_codebook(codebook, fmt: str, *, counts=None, inertia: Optional[float]
 def _encode_gpl(colors, counts, name) -> bytes:
     """GIMP palette: 'GIMP Palette', 'Name:', 'Columns:', '#' comments, then
     one 'R G B<TAB>name' line per colour (GIMP writes '%3d %3d %3d\\t%s')."""
-    name = " ".join(str(name).split()) or "quantize"
+    # Any file name: undecodable bytes (kept by Python as surrogates) become
+    # U+FFFD, and control characters cannot break the line.
+    name = str(name).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    name = " ".join("".join(c if c.isprintable() else " " for c in name).split()) or "quantize"
     total = int(counts.sum()) if counts is not None else 0
     lines = ["GIMP Palette", f"Name: {name}", f"Columns: {min(colors.shape[0], 16)}",
              f"# {colors.shape[0]} colours, written by quantize; names are the hex value"
@@ -409,9 +416,14 @@ def parse_codebook(data, fmt: Optional[str] = None, source="codebook") -> Codebo
         colors, counts = parser(data)
     except BadImageError:
         raise
+    except RecursionError:
+        raise BadImageError(source, f"not a valid {_CODEBOOK_KINDS[fmt][1]} codebook: nested "
+                                    "too deeply") from None
     except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError, struct.error,
-            EOFError, SyntaxError, OverflowError) as exc:
-        raise BadImageError(source, f"not a valid {_CODEBOOK_KINDS[fmt][1]} codebook: {exc}") from None
+            EOFError, SyntaxError, OverflowError, csv.Error, MemoryError) as exc:
+        detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise BadImageError(source, f"not a valid {_CODEBOOK_KINDS[fmt][1]} codebook: "
+                                    f"{detail}") from None
     if colors.ndim != 2 or colors.shape[1] != 3 or colors.shape[0] == 0:
         raise BadImageError(source, f"not a valid {_CODEBOOK_KINDS[fmt][1]} codebook: no colours")
     if colors.dtype.kind not in "iu" or colors.min() < 0 or colors.max() > 255:
@@ -531,6 +543,22 @@ def _parse_txt(data):
 
 
 def _parse_npy(data):
+    # The header's shape is checked against the bytes that follow it before
+    # anything is allocated: a header may claim far more than the file holds.
+    stream = io.BytesIO(data)
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+    elif version in ((2, 0), (3, 0)):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+    else:
+        raise ValueError(f"unsupported .npy version {version}")
+    if dtype.hasobject:
+        raise ValueError("object arrays are not read")
+    expected = math.prod(shape) * dtype.itemsize
+    if expected != len(data) - stream.tell():
+        raise ValueError(f"the header claims shape {shape} ({expected} bytes), but "
+                         f"{len(data) - stream.tell()} bytes follow it")
     array = np.load(io.BytesIO(data), allow_pickle=False)
     if array.dtype.kind == "f":
         if not np.isfinite(array).all() or (array != np.round(array)).any():
@@ -570,19 +598,22 @@ def load_codebook(path, fmt: Optional[str] = None) -> CodebookFile:
 
         if sys.stdin is None:
             raise InputMissingError(path, "standard input is closed")
-        data = sys.stdin.buffer.read()
+        data = sys.stdin.buffer.read(MAX_CODEBOOK_BYTES + 1)
+        if len(data) > MAX_CODEBOOK_BYTES:
+            raise BadImageError(path, f"is more than a codebook file can be "
+                                      f"({MAX_CODEBOOK_BYTES} bytes)")
     else:
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            raise InputMissingError(path, "no such file") from None
-        except IsADirectoryError:
-            raise InputMissingError(path, "is a directory, not a codebook file") from None
-        except PermissionError:
-            raise InputMissingError(path, "permission denied") from None
-        except OSError as exc:
-            raise InputMissingError(path, f"cannot read: {exc.strerror or exc}") from None
+        from .files import open_input
+
+        with open_input(path, "codebook file") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_CODEBOOK_BYTES:
+                raise BadImageError(path, f"is {size} bytes, more than a codebook file can be "
+                                          f"({MAX_CODEBOOK_BYTES} bytes)")
+            try:
+                data = f.read(MAX_CODEBOOK_BYTES + 1)
+            except OSError as exc:
+                raise InputMissingError(path, f"cannot read: {exc.strerror or exc}") from None
         if fmt is None:
             fmt = codebook_format(path, default="") or None
     return parse_codebook(data, fmt, source=str(path))

@@ -19,7 +19,8 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from ..errors import BadImageError, InputMissingError, QuantizeError, QuantizeWarning
 
-__all__ = ["load_rgb", "load_rgba", "readable_extensions", "READ_FORMATS", "DEFAULT_MAX_PIXELS"]
+__all__ = ["load_rgb", "load_rgba", "readable_extensions", "READ_FORMATS", "DEFAULT_MAX_PIXELS",
+           "DEFAULT_MAX_SCANS"]
 
 
 #: Pillow formats that are read. Anything else (EPS, PSD, PDF, ICO, ...) is
@@ -28,6 +29,12 @@ READ_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "PPM", "TGA")
 
 #: The default for ``max_pixels`` (``--max-pixels``): 2**28, a 16384 x 16384 image.
 DEFAULT_MAX_PIXELS = 1 << 28
+
+#: The default for ``max_scans`` (``--max-scans``): the most scans a JPEG may
+#: have. A progressive JPEG has about 10; one that repeats a scan thousands
+#: of times decodes for minutes whatever its size (libjpeg-turbo's own tools
+#: offer the same kind of limit).
+DEFAULT_MAX_SCANS = 500
 
 # Refused formats that are common enough to be named in the message.
 _REFUSED_SIGNATURES = (
@@ -61,7 +68,7 @@ def _pillow_limits(max_pixels: int):
 
 
 def _open_input(path):
-    """A seekable binary file for ``path``; '-' and pipes are read into memory."""
+    """A seekable binary file for ``path``: a regular file, or standard input read into memory."""
     if str(path) == "-":
         if sys.stdin is None:
             raise InputMissingError(path, "standard input is closed")
@@ -69,26 +76,9 @@ def _open_input(path):
             return io.BytesIO(sys.stdin.buffer.read())
         except (OSError, ValueError) as exc:
             raise InputMissingError(path, f"cannot read standard input: {exc}") from None
-    try:
-        f = open(path, "rb")
-    except FileNotFoundError:
-        raise InputMissingError(path, "no such file") from None
-    except IsADirectoryError:
-        raise InputMissingError(path, "is a directory, not an image file") from None
-    except PermissionError:
-        raise InputMissingError(path, "permission denied") from None
-    except OSError as exc:
-        raise InputMissingError(path, f"cannot open: {exc.strerror or exc}") from None
-    if os.path.isdir(path):  # open() succeeds on a directory on some systems
-        f.close()
-        raise InputMissingError(path, "is a directory, not an image file")
-    if not f.seekable():  # a pipe, e.g. <(cat image.png)
-        with f:
-            try:
-                return io.BytesIO(f.read())
-            except OSError as exc:
-                raise InputMissingError(path, f"cannot read: {exc.strerror or exc}") from None
-    return f
+    from .files import open_input
+
+    return open_input(path, "image file")
 
 
 def _not_supported(f) -> str:
@@ -129,7 +119,10 @@ def _select_frame(path, im, frame):
     animated = bool(getattr(im, "is_animated", False))
     if frame is None or frame == 0:
         if animated and frame is None and im.format != "MPO":
-            warnings.warn(f"{im.format} image has {im.n_frames} frames; using the first "
+            # Counting a TIFF's pages walks all of them (Pillow takes
+            # quadratic time), only to print a number: it is not counted.
+            count = "several pages" if im.format == "TIFF" else f"{im.n_frames} frames"
+            warnings.warn(f"{im.format} image has {count}; using the first "
                           "(choose another with --frame N, counting from 0)",
                           QuantizeWarning, stacklevel=3)
         return
@@ -141,7 +134,22 @@ def _select_frame(path, im, frame):
                                   "(frames count from 0)") from None
 
 
-def _decode(path, *, max_pixels: int, frame):
+def _count_scans(f) -> int:
+    """The number of start-of-scan markers of a JPEG file.
+
+    In entropy-coded data a 0xFF byte is always followed by 0x00 or a
+    restart marker, so every FF DA pair is a real marker (or lies in an
+    application segment, which only overcounts).
+    """
+    position = f.tell()
+    try:
+        f.seek(0)
+        return f.read().count(b"\xff\xda")
+    finally:
+        f.seek(position)
+
+
+def _decode(path, *, max_pixels: int, frame, max_scans: int = DEFAULT_MAX_SCANS):
     """Open ``path`` as an allowed format, check its header and decode it fully.
 
     Returns the loaded Pillow image (EXIF orientation applied) and its ICC
@@ -158,6 +166,12 @@ def _decode(path, *, max_pixels: int, frame):
         try:
             im = Image.open(f, formats=READ_FORMATS)
             _check_header(path, im, max_pixels)
+            if im.format in ("JPEG", "MPO"):
+                scans = _count_scans(f)
+                if scans > max_scans:
+                    raise BadImageError(path, f"JPEG has {scans} scans, more than the limit of "
+                                              f"{max_scans} (--max-scans); it may be a "
+                                              "decompression bomb")
             if im.format == "PNG":
                 # Check every chunk's CRC, so that a flipped byte is an error
                 # rather than a silently different image; then open it again.
@@ -339,7 +353,8 @@ def _normalise(im, icc, path):
             raise BadImageError(path, f"unsupported image mode {im.mode}") from None
 
 
-def load_rgb(path, *, max_pixels: int = DEFAULT_MAX_PIXELS, frame=None) -> np.ndarray:
+def load_rgb(path, *, max_pixels: int = DEFAULT_MAX_PIXELS, frame=None,
+             max_scans: int = DEFAULT_MAX_SCANS) -> np.ndarray:
     """Read an image file into an (H, W, 3) uint8 sRGB array.
 
     Only the formats in :data:`READ_FORMATS` are read. The header is checked
@@ -360,6 +375,8 @@ def load_rgb(path, *, max_pixels: int = DEFAULT_MAX_PIXELS, frame=None) -> np.nd
         Frame of an animated image (GIF, APNG, WebP) or page of a multi-page
         TIFF, counting from 0. None takes the first, with a
         :class:`QuantizeWarning` when there are more.
+    max_scans : int
+        Most scans a JPEG may have (default 500): a CPU bomb repeats them.
 
     Returns
     -------
@@ -373,7 +390,7 @@ def load_rgb(path, *, max_pixels: int = DEFAULT_MAX_PIXELS, frame=None) -> np.nd
         The file is not an image in an allowed format, is damaged, has too
         many or no pixels, non-finite values, or no such frame (65).
     """
-    im, icc = _decode(path, max_pixels=max_pixels, frame=frame)
+    im, icc = _decode(path, max_pixels=max_pixels, frame=frame, max_scans=max_scans)
     im = _normalise(im, icc, path)
     if im.mode == "RGBA":  # transparency is not carried through the pipeline (yet)
         im = im.convert("RGB")
@@ -383,7 +400,8 @@ def load_rgb(path, *, max_pixels: int = DEFAULT_MAX_PIXELS, frame=None) -> np.nd
     return pixels
 
 
-def load_rgba(path, *, max_pixels: int = DEFAULT_MAX_PIXELS, frame=None) -> np.ndarray:
+def load_rgba(path, *, max_pixels: int = DEFAULT_MAX_PIXELS, frame=None,
+              max_scans: int = DEFAULT_MAX_SCANS) -> np.ndarray:
     """Read an image file as :func:`load_rgb` does, but keep its transparency.
 
     Images with an alpha channel (RGBA, LA, PA) or a transparent colour
@@ -395,7 +413,7 @@ def load_rgba(path, *, max_pixels: int = DEFAULT_MAX_PIXELS, frame=None) -> np.n
 
     Parameters and errors are those of :func:`load_rgb`.
     """
-    im, icc = _decode(path, max_pixels=max_pixels, frame=frame)
+    im, icc = _decode(path, max_pixels=max_pixels, frame=frame, max_scans=max_scans)
     im = _normalise(im, icc, path)
     pixels = np.asarray(im, dtype=np.uint8)
     if pixels.ndim != 3 or pixels.shape[0] == 0 or pixels.shape[1] == 0:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 from ..errors import OutputError, WriteError
 
-__all__ = ["atomic_write", "check_not_input", "check_paths", "remove_stale_temporaries",
+__all__ = ["atomic_write", "check_not_input", "check_paths", "open_input", "remove_stale_temporaries",
            "write_all", "write_bytes", "TEMP_PREFIX"]
 
 
@@ -84,6 +84,64 @@ def check_not_input(output, inputs) -> None:
         When ``output`` names the same file as an input (73).
     """
     check_paths([("input", src) for src in inputs], [("output", output)])
+
+
+#: What a non-regular file is called in messages, by its stat type.
+_FILE_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def open_input(path, what: str = "file"):
+    """Open ``path`` for reading, only if it is a regular file.
+
+    A FIFO, socket or device could block forever or never end, so it is
+    refused before anything is read: the file is opened without blocking
+    and checked on the open descriptor (no window between a check and the
+    open). Standard input ('-') is the way to read a stream.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    what : str
+        What the file should be, for messages ('image file', 'codebook file').
+
+    Returns
+    -------
+    file
+        A binary file object positioned at the start.
+
+    Raises
+    ------
+    InputMissingError
+        The file is missing, unreadable, or not a regular file (66).
+    """
+    from ..errors import InputMissingError
+
+    article = "an" if what[:1] in ("a", "e", "i", "o", "u") else "a"
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise InputMissingError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputMissingError(path, f"is a directory, not {article} {what}") from None
+    except PermissionError:
+        raise InputMissingError(path, "permission denied") from None
+    except (OSError, ValueError) as exc:
+        raise InputMissingError(path, f"cannot open: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputMissingError(path, f"is a directory, not {article} {what}")
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+            raise InputMissingError(path, f"is {kind}, not {article} {what}; read a stream from "
+                                          "standard input ('-') instead")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _current_umask() -> int:

@@ -37,7 +37,7 @@ class ImageJob:
         The Pillow format of a reconstructed image.
     optimize : bool
         More zlib effort for PNGs.
-    max_pixels, frame
+    max_pixels, frame, max_scans
         As in :func:`quantize.io.decode.load_rgba`.
     """
 
@@ -59,6 +59,7 @@ class ImageJob:
     optimize: bool = False
     max_pixels: int = 1 << 28
     frame: Any = None
+    max_scans: int = 500
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ def encode_image(job: ImageJob, input_path, output_path) -> EncodedImage:
     from ..io.decode import load_rgba
     from ..io.encode import encode_palette_png, encode_rgb, floyd_steinberg_pillow
 
-    pixels = prepare(load_rgba(input_path, max_pixels=job.max_pixels, frame=job.frame),
+    pixels = prepare(load_rgba(input_path, max_pixels=job.max_pixels, frame=job.frame,
+                               max_scans=job.max_scans),
                      job.background)
     n_pixels = pixels.shape[0] * pixels.shape[1]
     search = None

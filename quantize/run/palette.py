@@ -19,7 +19,8 @@ __all__ = ["SharedFit", "histogram_record", "fit_records", "fit_shared_codebook"
            "fit_histograms", "image_histogram", "error_from_record", "write_shared_codebook"]
 
 
-def image_histogram(path, *, max_pixels: int = 1 << 28, frame=None, background=None):
+def image_histogram(path, *, max_pixels: int = 1 << 28, frame=None, background=None,
+                    max_scans: int = 500):
     """The colour histogram one image adds to a shared palette.
 
     The image as :func:`quantize.io.decode.load_rgba` reads it, flattened
@@ -30,7 +31,8 @@ def image_histogram(path, *, max_pixels: int = 1 << 28, frame=None, background=N
     from ..image.transparency import prepare, visible_rgb
     from ..io.decode import load_rgba
 
-    pixels = prepare(load_rgba(path, max_pixels=max_pixels, frame=frame), background)
+    pixels = prepare(load_rgba(path, max_pixels=max_pixels, frame=frame, max_scans=max_scans),
+                     background)
     return colour_histogram(pixel_keys(visible_rgb(pixels)))
 
 
@@ -46,7 +48,7 @@ def histogram_record(path, job: ImageJob, shown=None) -> dict:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             hist = image_histogram(path, max_pixels=job.max_pixels, frame=job.frame,
-                                   background=job.background)
+                                   background=job.background, max_scans=job.max_scans)
     except QuantizeError as exc:
         where = shown if exc.path == path else exc.path
         return {"error": (type(exc).__name__, where, exc.message, exc.exit_code)}
