@@ -318,3 +318,102 @@ def test_colour_quantization_tutorial_random_centres_compare_with_opencv(chelsea
     theirs = tutorial(img, cv2.kmeans, cv2.KMEANS_RANDOM_CENTERS)
     # Different random starts, ten attempts each: the same quality within 5 %.
     assert ours[0] == pytest.approx(theirs[0], rel=0.05)
+
+
+# --------------------------------------------------------------------------
+# Seeding and errors as OpenCV's callers expect
+
+FRESH_PROCESS = """
+import numpy as np
+from quantize import cv_kmeans, KMEANS_PP_CENTERS, KMEANS_RANDOM_CENTERS
+rng = np.random.default_rng(0)
+Z = np.float32(np.concatenate([m + rng.normal(scale=20, size=(60, 3))
+                               for m in rng.uniform(0, 255, (6, 3))]))
+for flags in (KMEANS_PP_CENTERS, KMEANS_RANDOM_CENTERS):
+    print(repr(cv_kmeans(Z, 5, None, (3, 10, 1.0), 1, flags)[0]))
+"""
+
+
+def test_no_seed_is_deterministic_in_every_new_process_as_opencv():
+    import subprocess
+    import sys
+
+    runs = [subprocess.run([sys.executable, "-c", FRESH_PROCESS], capture_output=True, text=True,
+                           check=True).stdout for _ in range(2)]
+    assert runs[0] == runs[1] and len(set(runs[0].split())) == 2
+
+
+def test_successive_calls_draw_on_and_set_rng_seed_restarts():
+    Z = blobs(seed=9, scale=40.0)
+    criteria = (BOTH, 10, 1.0)
+    qcv.setRNGSeed(0)  # the state every thread starts from
+    first = cv_kmeans(Z, 5, None, criteria, 1, KMEANS_RANDOM_CENTERS)
+    second = cv_kmeans(Z, 5, None, criteria, 1, KMEANS_RANDOM_CENTERS)
+    assert not np.array_equal(first[2], second[2])
+    qcv.setRNGSeed(0)
+    assert_same(cv_kmeans(Z, 5, None, criteria, 1, KMEANS_RANDOM_CENTERS), first)
+    qcv.setRNGSeed(12345)
+    a = cv_kmeans(Z, 5, None, criteria, 2, KMEANS_PP_CENTERS)
+    qcv.setRNGSeed(12345)
+    assert_same(cv_kmeans(Z, 5, None, criteria, 2, KMEANS_PP_CENTERS), a)
+    # An explicit seed leaves the thread's generator alone.
+    qcv.setRNGSeed(0)
+    cv_kmeans(Z, 5, None, criteria, 1, KMEANS_RANDOM_CENTERS, seed=1)
+    assert_same(cv_kmeans(Z, 5, None, criteria, 1, KMEANS_RANDOM_CENTERS), first)
+
+
+def test_every_thread_starts_from_the_same_state():
+    import threading
+
+    Z = blobs(seed=10, scale=40.0)
+    qcv.setRNGSeed(0)
+    expected = cv_kmeans(Z, 5, None, (BOTH, 10, 1.0), 1, KMEANS_PP_CENTERS)
+    qcv.setRNGSeed(99)  # this thread's only
+    results = []
+    thread = threading.Thread(target=lambda: results.append(
+        cv_kmeans(Z, 5, None, (BOTH, 10, 1.0), 1, KMEANS_PP_CENTERS)))
+    thread.start()
+    thread.join()
+    assert_same(results[0], expected)
+
+
+BAD_CALLS = [
+    (np.float32([[0], [1]]), 3, None, (BOTH, 10, 0.1), 1, 0),
+    (np.float32([[0], [1]]), 2.5, None, (BOTH, 10, 0.1), 1, 0),
+    (np.float32([[0], [1]]), 2, None, (BOTH, 10, 0.1), 1.5, 0),
+    (np.float32([[0], [1]]), 2, None, (BOTH, 10, 0.1), 1, "x"),
+    (np.float32([[0], [1]]), 2, None, (BOTH, 10), 1, 0),
+    (np.float32([[0], [1]]), 0, None, (BOTH, 10, 0.1), 1, 0),
+    (np.float32([[0], [1]]), 2, np.int32([0, 2]), (BOTH, 10, 0.1), 1, USE),
+]
+
+
+@pytest.mark.parametrize("args", BAD_CALLS)
+def test_errors_are_cv2_errors_where_opencv_raises_one(args):
+    cv2 = opencv()
+    with pytest.raises(cv2.error):
+        cv2.kmeans(*args)
+    with pytest.raises(cv2.error) as caught:
+        cv_kmeans(*args)
+    err = caught.value
+    assert isinstance(err, qcv.CvError) and isinstance(err, ValueError)
+    assert err.code == cv2.Error.StsBadArg and err.err == str(err) and err.func == "cv_kmeans"
+
+
+def test_cv_error_pickles_and_stands_alone_without_opencv():
+    import pickle
+    import subprocess
+    import sys
+
+    with pytest.raises(qcv.CvError) as caught:
+        cv_kmeans(np.float32([[0], [1]]), 3, None, (BOTH, 10, 0.1), 1, 0)
+    again = pickle.loads(pickle.dumps(caught.value))
+    assert type(again) is type(caught.value) and again.code == -5
+    code = ("import sys; sys.modules['cv2'] = None\n"
+            "import quantize.compat.cv as qcv\n"
+            "try:\n"
+            "    qcv.cv_kmeans([[0.0], [1.0]], 3, None, (3, 10, 0.1), 1, 0)\n"
+            "except ValueError as err:\n"
+            "    print(type(err) is qcv.CvError, err.code)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "-5"]

@@ -46,7 +46,7 @@ def test_whiten_gives_unit_population_std():
 
 def test_whiten_zero_std_column_unchanged_with_runtime_warning():
     obs = np.array([[1.0, 5.0], [3.0, 5.0]])
-    with pytest.warns(RuntimeWarning, match="zero standard deviation"):
+    with pytest.warns(RuntimeWarning, match="standard deviation zero"):
         out = whiten(obs)
     np.testing.assert_array_equal(out, [[1.0, 5.0], [3.0, 5.0]])
 
@@ -308,7 +308,7 @@ def test_kmeans2_1d():
 
 def test_kmeans2_lost_cluster_warns_and_keeps_its_centroid():
     data = [[0.0], [1.0], [10.0], [11.0]]
-    with pytest.warns(UserWarning, match="lost all their observations"):
+    with pytest.warns(UserWarning, match="One of the clusters is empty"):
         centroid, label = kmeans2(data, [[0.0], [1.0], [100.0]], iter=3, minit="matrix")
     assert centroid.tolist() == [[0.5], [10.5], [100.0]]
     assert label.tolist() == [0, 0, 1, 1]
@@ -342,7 +342,7 @@ def test_kmeans2_argument_errors():
         kmeans2(blobs()[:3], 5, minit="points")
 
 
-@pytest.mark.filterwarnings("ignore:cluster")
+@pytest.mark.filterwarnings("ignore:One of the clusters is empty")
 @pytest.mark.parametrize("minit", ["random", "points", "++"])
 def test_kmeans2_inits_are_seeded_and_find_the_blobs(minit):
     data = blobs(seed=5)
@@ -448,3 +448,111 @@ def test_reachable_from_the_package():
     from quantize import vq as module
 
     assert module.vq is vq
+
+
+# --------------------------------------------------------------------------
+# As scipy's callers expect: global seeding, warning texts, ClusterError
+
+
+@pytest.mark.parametrize("call", [
+    lambda X: kmeans2(X, 5, minit="++"),
+    lambda X: kmeans2(X, 5, minit="points"),
+    lambda X: kmeans2(X, 5, minit="random"),
+    lambda X: kmeans2(X, 5, minit="++", seed=None),
+    lambda X: kmeans(X, 5),
+], ids=["kmeans2-++", "kmeans2-points", "kmeans2-random", "kmeans2-seed-None", "kmeans"])
+@pytest.mark.filterwarnings("ignore:One of the clusters is empty")
+def test_no_seed_draws_from_numpys_global_random_state(call):
+    X = blobs(seed=10, n=30)
+    np.random.seed(0)
+    first = call(X)
+    after_first = np.random.random()
+    np.random.seed(0)
+    second = call(X)
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+    np.random.seed(0)
+    assert np.random.random() != after_first  # the call drew from the global state
+
+
+def test_the_global_state_agrees_with_scipys_use_of_it():
+    svq = scipy_vq()
+    X = blobs(seed=11, n=30)
+    for module in (svq, sys.modules["quantize.compat.vq"]):
+        np.random.seed(0)
+        a = module.kmeans2(X, 3, minit="++")
+        np.random.seed(0)
+        b = module.kmeans2(X, 3, minit="++")
+        np.testing.assert_array_equal(a[0], b[0])
+
+
+def test_rng_none_and_an_integer_leave_the_global_state_alone():
+    X = blobs(seed=12, n=30)
+    np.random.seed(0)
+    expected = np.random.random()
+    for kwargs in ({"rng": None}, {"rng": 3}, {"seed": 3}, {"rng": np.random.default_rng(1)}):
+        np.random.seed(0)
+        kmeans2(X, 3, minit="++", **kwargs)
+        kmeans(X, 3, **kwargs)
+        assert np.random.random() == expected, kwargs
+    a = kmeans2(X, 3, minit="points", rng=4)
+    b = kmeans2(X, 3, minit="points", rng=4)
+    np.testing.assert_array_equal(a[0], b[0])
+    with pytest.raises(TypeError):
+        kmeans2(X, 3, seed=1, rng=None)
+
+
+def test_warning_texts_are_scipys_so_its_filters_match():
+    data = np.array([[0.0, 0.0], [1.0, 0.0], [10.0, 0.0], [11.0, 0.0]])
+    book = np.array([[0.0, 0.0], [10.0, 0.0], [50.0, 50.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # The filters of scipy's own tests (scipy/cluster/tests/test_vq.py).
+        warnings.filterwarnings("ignore", "One of the clusters is empty. Re-run kmeans with a "
+                                "different initialization", UserWarning)
+        kmeans2(data, book, minit="matrix")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", "One of the clusters is empty. Re-run.")
+        kmeans2(data, book, minit="matrix")
+    with pytest.warns(RuntimeWarning, match="Some columns have standard..."):
+        whiten([[0.0, 1.0], [0.0, 2.0]])
+    with pytest.warns(UserWarning, match="k was not an integer, was converted."):
+        kmeans2(data, 2.5, minit="points", seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        whiten([[0.0, 1.0], [0.0, 2.0]], check_finite=False)  # scipy warns only when checking
+
+
+def test_warning_and_error_texts_equal_scipys():
+    svq = scipy_vq()
+    data = np.array([[0.0, 0.0], [1.0, 0.0], [10.0, 0.0], [11.0, 0.0]])
+    book = np.array([[0.0, 0.0], [10.0, 0.0], [50.0, 50.0]])
+    calls = [lambda m: m.kmeans2(data, book, iter=1, minit="matrix"),
+             lambda m: m.whiten([[0.0, 1.0], [0.0, 2.0]]),
+             lambda m: m.kmeans2(data, 2.5, minit="points", seed=0)]
+    for call in calls:
+        texts = []
+        for module in (sys.modules["quantize.compat.vq"], svq):
+            with warnings.catch_warnings(record=True) as record:
+                warnings.simplefilter("always")
+                call(module)
+            texts.append([(w.category, str(w.message)) for w in record])
+        assert texts[0] == texts[1]
+    errors = []
+    for module in (sys.modules["quantize.compat.vq"], svq):
+        with pytest.raises(svq.ClusterError) as caught:
+            module.kmeans2(data, book, minit="matrix", missing="raise")
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
+
+
+def test_cluster_error_is_scipys_too():
+    svq = scipy_vq()
+    import pickle
+
+    with pytest.raises(svq.ClusterError) as caught:
+        kmeans2([[0.0], [1.0], [10.0]], [[0.0], [5.0], [100.0]], minit="matrix", missing="raise")
+    err = caught.value
+    assert isinstance(err, ClusterError) and type(err).__name__ == "ClusterError"
+    assert type(pickle.loads(pickle.dumps(err))) is type(err)

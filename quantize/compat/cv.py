@@ -16,21 +16,35 @@ last centre update) and the compactness is the sum of squared distances of
 the samples to the centres of those labels. Arithmetic is float32 in the same
 order as OpenCV, so from given initial labels the results agree with OpenCV
 bit for bit on data with up to 15 features (colours have 3; with more,
-OpenCV's vectorised sums round differently in the last bit). Random and
-k-means++ centres come from :func:`numpy.random.default_rng`, not OpenCV's
-RNG, so they differ from OpenCV's for the same call.
+OpenCV's vectorised sums round differently in the last bit).
+
+Random and k-means++ centres come from a numpy generator, not OpenCV's RNG,
+so they differ from OpenCV's for the same call. Seeding works as OpenCV's:
+without ``seed=``, every thread draws from its own generator, which starts
+from the same fixed state in every new process and thread (as OpenCV's
+``theRNG()``), so a script gives the same results on every run;
+:func:`setRNGSeed` restarts the calling thread's generator, as
+``cv2.setRNGSeed``.
+
+Errors are :class:`CvError`, a ValueError; when OpenCV is installed they are
+also ``cv2.error`` (OpenCV is then loaded, by :mod:`._peers`), so
+``except cv2.error`` catches them.
 """
 
 from __future__ import annotations
 
 import operator
+import threading
 
 import numpy as np
 
 from ..core import metrics as _metrics
+from . import _peers
 
 __all__ = [
     "cv_kmeans",
+    "setRNGSeed",
+    "CvError",
     "TERM_CRITERIA_COUNT",
     "TERM_CRITERIA_MAX_ITER",
     "TERM_CRITERIA_EPS",
@@ -51,6 +65,12 @@ KMEANS_RANDOM_CENTERS = 0
 KMEANS_USE_INITIAL_LABELS = 1
 #: Flag: initial centres by k-means++ (greedy, 3 trials per centre).
 KMEANS_PP_CENTERS = 2
+
+#: The state OpenCV's RNG starts from in every thread (``cv::RNG``'s default).
+_RNG_START = 0xFFFFFFFF
+#: OpenCV's error code for a bad argument (``cv2.Error.StsBadArg``).
+_STS_BAD_ARG = -5
+_THREAD = threading.local()
 
 _MAX_ITER_CAP = 100
 _PP_TRIALS = 3
@@ -92,8 +112,10 @@ def cv_kmeans(data, K, bestLabels, criteria, attempts, flags, centers=None, *, s
         A float32 (K, dims) array to receive the centres; it is then also
         the returned array. Otherwise a new one is returned.
     seed : None, int or numpy.random.Generator, keyword-only
-        Source of randomness for the initial centres (an extension; OpenCV
-        uses its global RNG).
+        Source of randomness for the initial centres (an extension). None,
+        as OpenCV, draws from the calling thread's generator, which starts
+        from a fixed state in every process and thread and is restarted by
+        :func:`setRNGSeed`.
 
     Returns
     -------
@@ -106,9 +128,11 @@ def cv_kmeans(data, K, bestLabels, criteria, attempts, flags, centers=None, *, s
 
     Raises
     ------
-    ValueError
-        On K < 1 or K > N, non-numeric or non-finite data, bad criteria,
-        or missing or out-of-range initial labels.
+    CvError
+        A ValueError (and, with OpenCV installed, a ``cv2.error``): on K < 1
+        or K > N, arguments that are not integers where OpenCV needs them,
+        non-numeric or non-finite data, bad criteria, or missing or
+        out-of-range initial labels.
 
     Examples
     --------
@@ -120,23 +144,25 @@ def cv_kmeans(data, K, bestLabels, criteria, attempts, flags, centers=None, *, s
     >>> labels.ravel(), centers.ravel(), round(compactness, 4)
     (array([0, 0, 0, 1], dtype=int32), array([ 1.6666666, 10.       ], dtype=float32), 4.6667)
     """
-    samples = _as_samples(data)
-    n, dims = samples.shape
     try:
-        K = operator.index(K)
-    except TypeError:
-        raise ValueError(f"K must be an integer, got {K!r}") from None
+        samples = _as_samples(data)
+    except CvError:
+        raise
+    except (TypeError, ValueError) as exc:  # numpy could not make an array of it
+        raise _error(f"data cannot be read as an array: {exc}") from None
+    n, dims = samples.shape
+    K = _as_int(K, "K")
     if not 1 <= K <= n:
-        raise ValueError(f"K must be between 1 and {n} (the number of samples), got {K}")
-    attempts = max(operator.index(attempts), 1)
-    flags = operator.index(flags)
+        raise _error(f"K must be between 1 and {n} (the number of samples), got {K}")
+    attempts = max(_as_int(attempts, "attempts"), 1)
+    flags = _as_int(flags, "flags")
     try:
         crit_type, max_iter, epsilon = criteria
         crit_type = operator.index(crit_type)
         max_iter = operator.index(max_iter)
         epsilon = float(epsilon)
     except (TypeError, ValueError):
-        raise ValueError(f"criteria must be (type, max_iter, epsilon), got {criteria!r}") from None
+        raise _error(f"criteria must be (type, max_iter, epsilon), got {criteria!r}") from None
     use_initial = bool(flags & KMEANS_USE_INITIAL_LABELS)
     initial = _initial_labels(bestLabels, n, K) if use_initial else None
 
@@ -146,7 +172,10 @@ def cv_kmeans(data, K, bestLabels, criteria, attempts, flags, centers=None, *, s
     if K == 1:
         attempts, max_iter = 1, 2
 
-    gen = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if seed is None:
+        gen = _thread_generator()
+    else:
+        gen = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     samples_t = np.ascontiguousarray(samples.T)
     best = None
     for attempt in range(attempts):
@@ -156,6 +185,70 @@ def cv_kmeans(data, K, bestLabels, criteria, attempts, flags, centers=None, *, s
             best = result
     compactness, labels, best_centers = best
     return compactness, _output_labels(bestLabels, labels), _output_centers(centers, best_centers)
+
+
+class CvError(ValueError):
+    """An argument :func:`cv_kmeans` cannot take; OpenCV raises ``cv2.error`` there.
+
+    When OpenCV is installed, the error raised is also a ``cv2.error``, with
+    its attributes: ``code`` (-5, ``cv2.Error.StsBadArg``), ``err`` and
+    ``msg`` (the message), ``func``, ``file`` and ``line``.
+
+    Examples
+    --------
+    >>> try:
+    ...     cv_kmeans([[0.0], [1.0]], 3, None, (TERM_CRITERIA_MAX_ITER, 10, 0), 1, 0)
+    ... except CvError as err:
+    ...     print(err.code, err)
+    -5 K must be between 1 and 2 (the number of samples), got 3
+    """
+
+
+def _error(message: str) -> CvError:
+    err = _peers.peer_class(CvError, "cv2", "error")(message)
+    err.code, err.err, err.msg = _STS_BAD_ARG, message, message
+    err.func, err.file, err.line = "cv_kmeans", __file__, -1
+    return err
+
+
+def _as_int(value, name: str) -> int:
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise _error(f"{name} must be an integer, got {value!r}") from None
+
+
+def setRNGSeed(seed) -> None:
+    """Restart the calling thread's generator, as ``cv2.setRNGSeed``.
+
+    :func:`cv_kmeans` without ``seed=`` draws its random and k-means++
+    centres from it. As in OpenCV, each thread has its own, and 0 restores
+    the state every thread starts from.
+
+    Parameters
+    ----------
+    seed : int
+        The new state (taken modulo 2**64).
+
+    Examples
+    --------
+    >>> Z = np.float32([[0], [1], [2], [10], [11], [30]])
+    >>> crit = (TERM_CRITERIA_MAX_ITER, 10, 0)
+    >>> setRNGSeed(7); a = cv_kmeans(Z, 3, None, crit, 1, KMEANS_RANDOM_CENTERS)
+    >>> setRNGSeed(7); b = cv_kmeans(Z, 3, None, crit, 1, KMEANS_RANDOM_CENTERS)
+    >>> bool((a[2] == b[2]).all())
+    True
+    """
+    state = _as_int(seed, "seed") % (1 << 64)
+    _THREAD.rng = np.random.default_rng(state or _RNG_START)
+
+
+def _thread_generator() -> np.random.Generator:
+    """The calling thread's generator, made from the fixed start state on first use."""
+    gen = getattr(_THREAD, "rng", None)
+    if gen is None:
+        gen = _THREAD.rng = np.random.default_rng(_RNG_START)
+    return gen
 
 
 def _one_attempt(samples, samples_t, K, labels, flags, max_iter, eps_sq, gen):
@@ -283,7 +376,7 @@ def _max_shift_sq(centers, old):
 def _as_samples(data):
     a = np.asarray(data)
     if a.dtype.kind not in "biuf":
-        raise ValueError(f"data must hold real numbers, got dtype {a.dtype}")
+        raise _error(f"data must hold real numbers, got dtype {a.dtype}")
     if a.ndim == 1:
         a = a[:, None]
     elif a.ndim == 2:
@@ -292,26 +385,26 @@ def _as_samples(data):
     elif a.ndim == 3:
         a = a.reshape(a.shape[1], a.shape[2]) if a.shape[0] == 1 else a.reshape(a.shape[0], -1)
     else:
-        raise ValueError(f"data must be a 1-, 2- or 3-dimensional array, got shape {a.shape}")
+        raise _error(f"data must be a 1-, 2- or 3-dimensional array, got shape {a.shape}")
     a = np.ascontiguousarray(a, dtype=_F32)
     if a.size and not np.isfinite(a).all():
-        raise ValueError("data must not contain NaN or infinity")
+        raise _error("data must not contain NaN or infinity")
     return a
 
 
 def _initial_labels(best_labels, n, K):
     if best_labels is None:
-        raise ValueError("KMEANS_USE_INITIAL_LABELS needs bestLabels: one label per sample")
+        raise _error("KMEANS_USE_INITIAL_LABELS needs bestLabels: one label per sample")
     labels = np.asarray(best_labels)
     if labels.dtype.kind not in "iu" or labels.size != n or (
             labels.ndim == 2 and 1 not in labels.shape) or labels.ndim > 2:
-        raise ValueError(f"bestLabels must be {n} integers, as an (N, 1) or (N,) array, "
+        raise _error(f"bestLabels must be {n} integers, as an (N, 1) or (N,) array, "
                          f"got {labels.dtype} {labels.shape}")
     labels = labels.reshape(-1).astype(np.int32)
     bad = (labels < 0) | (labels >= K)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"bestLabels must lie in [0, {K}), got {int(labels[i])} at sample {i}")
+        raise _error(f"bestLabels must lie in [0, {K}), got {int(labels[i])} at sample {i}")
     return labels
 
 

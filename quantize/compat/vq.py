@@ -9,10 +9,15 @@ The semantics follow scipy's documentation: :func:`vq` measures plain
 distance settles and drops clusters that lose all their observations;
 :func:`kmeans2` runs a fixed number of Lloyd steps and reports lost clusters.
 From a given initial codebook the results agree with scipy's to rounding.
-Random initialisation draws from :func:`numpy.random.default_rng`, so it does
-not reproduce scipy's random choices for the same seed.
+Seeds follow scipy's rules: without ``seed``/``rng`` (or with ``seed=None``)
+the random starts draw from numpy's global RandomState, so ``np.random.seed``
+makes them repeatable; ``rng=None`` draws fresh entropy. The draws go through
+:func:`numpy.random.default_rng`, so they are not scipy's random choices for
+the same seed. Warnings carry scipy's texts, so scipy's filters match them.
 
-numpy only; scipy is never imported.
+numpy only: scipy is never needed. When it is installed, a
+:class:`ClusterError` raised here is also scipy's own
+``scipy.cluster.vq.ClusterError`` (scipy is then loaded, by :mod:`._peers`).
 """
 
 from __future__ import annotations
@@ -23,12 +28,16 @@ import warnings
 import numpy as np
 
 from ..core import metrics as _metrics
+from . import _peers
 
 __all__ = ["ClusterError", "whiten", "vq", "kmeans", "kmeans2"]
 
 
 class ClusterError(Exception):
     """A cluster lost all its observations in :func:`kmeans2` (``missing='raise'``).
+
+    When scipy is installed, the error raised is also a
+    ``scipy.cluster.vq.ClusterError``.
 
     Examples
     --------
@@ -84,16 +93,47 @@ def _check_iter(iter) -> int:
     return n
 
 
+class _NotGiven:
+    """The default of ``rng``: scipy tells an absent ``rng`` from ``rng=None``."""
+
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+_NOT_GIVEN = _NotGiven()
+
+#: scipy's warning and error texts, which scipy's own tests and its users filter on.
+_EMPTY_CLUSTER = "One of the clusters is empty. Re-run kmeans with a different initialization."
+_ZERO_STD = ("Some columns have standard deviation zero. "
+             "The values of these columns will not change.")
+_K_NOT_INTEGER = "k was not an integer, was converted."
+
+
 def _generator(seed, rng) -> np.random.Generator:
-    """One numpy Generator from scipy's ``rng`` or the older ``seed``."""
-    if seed is not None and rng is not None:
-        raise TypeError("give either rng or seed, not both")
-    source = rng if rng is not None else seed
+    """One numpy Generator from scipy's ``rng`` or the older ``seed``, by scipy's rules.
+
+    ``rng`` given: :func:`numpy.random.default_rng` of it (None is fresh
+    entropy). Otherwise ``seed``: None (or ``numpy.random``) is numpy's
+    global RandomState, an int a new seeded Generator, a RandomState or
+    Generator is drawn from.
+    """
+    if rng is not _NOT_GIVEN:
+        if seed is not None:
+            raise TypeError("give either rng or seed, not both")
+        source = rng
+    else:
+        source = seed
+        if source is None or source is np.random:
+            return np.random.default_rng(np.random.randint(0, 2**63 - 1, dtype=np.int64))
     if isinstance(source, np.random.Generator):
         return source
     if isinstance(source, np.random.RandomState):
         return np.random.default_rng(source.randint(0, 2**63 - 1, dtype=np.int64))
     return np.random.default_rng(source)
+
+
+def _cluster_error(message: str) -> ClusterError:
+    return _peers.peer_class(ClusterError, "scipy.cluster.vq", "ClusterError")(message)
 
 
 # --------------------------------------------------------------------------
@@ -234,6 +274,8 @@ def whiten(obs, check_finite: bool = True) -> np.ndarray:
     -----
     RuntimeWarning
         When a column has zero standard deviation; it is left unchanged.
+        scipy's text ("Some columns have standard deviation zero. ..."),
+        and as in scipy only with ``check_finite``.
 
     Examples
     --------
@@ -246,8 +288,8 @@ def whiten(obs, check_finite: bool = True) -> np.ndarray:
     zero = std == 0
     if np.any(zero):
         std = np.where(zero, 1, std).astype(obs.dtype)
-        warnings.warn(f"{int(np.sum(zero))} column(s) have zero standard deviation; "
-                      "they are left unchanged", RuntimeWarning, stacklevel=2)
+        if check_finite:
+            warnings.warn(_ZERO_STD, RuntimeWarning, stacklevel=2)
     return obs / std
 
 
@@ -300,7 +342,7 @@ def vq(obs, code_book, check_finite: bool = True):
 
 
 def kmeans(obs, k_or_guess, iter: int = 20, thresh: float = 1e-5, check_finite: bool = True,
-           *, seed=None, rng=None):
+           *, seed=None, rng=_NOT_GIVEN):
     """k-means that stops when the mean distance settles, best of ``iter`` runs.
 
     Parameters
@@ -322,7 +364,10 @@ def kmeans(obs, k_or_guess, iter: int = 20, thresh: float = 1e-5, check_finite: 
         Raise on NaN or infinity (default).
     seed, rng : None, int or numpy.random.Generator, keyword-only
         Source of randomness for the initial centroids (scipy's newer name
-        is ``rng``; give at most one).
+        is ``rng``; give at most one). By scipy's rules: with neither (or
+        ``seed=None``) numpy's global RandomState is drawn from, so
+        ``np.random.seed`` makes the result repeatable; ``rng=None`` is
+        fresh entropy; an int seeds a new generator.
 
     Returns
     -------
@@ -393,7 +438,7 @@ def _as_k(k) -> int:
 
 
 def kmeans2(data, k, iter: int = 10, thresh: float = 1e-5, minit: str = "random",
-            missing: str = "warn", check_finite: bool = True, *, seed=None, rng=None):
+            missing: str = "warn", check_finite: bool = True, *, seed=None, rng=_NOT_GIVEN):
     """Exactly ``iter`` Lloyd steps; returns the centroids and the labels.
 
     Parameters
@@ -419,7 +464,8 @@ def kmeans2(data, k, iter: int = 10, thresh: float = 1e-5, minit: str = "random"
     check_finite : bool
         Raise on NaN or infinity (default).
     seed, rng : None, int or numpy.random.Generator, keyword-only
-        Source of randomness for the initial centroids.
+        Source of randomness for the initial centroids, as in
+        :func:`kmeans`: with neither, numpy's global RandomState.
 
     Returns
     -------
@@ -440,7 +486,10 @@ def kmeans2(data, k, iter: int = 10, thresh: float = 1e-5, minit: str = "random"
     Warns
     -----
     UserWarning
-        With ``missing='warn'``, when a cluster becomes empty.
+        With ``missing='warn'``, when a cluster becomes empty ("One of the
+        clusters is empty. Re-run kmeans with a different initialization.",
+        scipy's text); when ``k`` is a number but not an integer ("k was
+        not an integer, was converted.").
 
     Examples
     --------
@@ -470,12 +519,9 @@ def kmeans2(data, k, iter: int = 10, thresh: float = 1e-5, minit: str = "random"
         codes, _ = _nearest_codes(data2d, book2d.astype(data.dtype))
         means, has = _cluster_means(data2d, codes, n_clusters)
         if not has.all():
-            lost = np.flatnonzero(~has).tolist()
-            message = (f"cluster(s) {lost} lost all their observations; their centroids stay "
-                       "where they were (try another initialisation)")
             if missing == "raise":
-                raise ClusterError(message)
-            warnings.warn(message, UserWarning, stacklevel=2)
+                raise _cluster_error(_EMPTY_CLUSTER)
+            warnings.warn(_EMPTY_CLUSTER, UserWarning, stacklevel=2)
             means[~has] = book2d[~has]
         book2d = means
     book = book2d.astype(data.dtype)
@@ -491,5 +537,5 @@ def _as_k_lenient(k) -> int:
     if n < 1:
         raise ValueError(f"k must be at least 1, got {k!r}")
     if n != k:
-        warnings.warn(f"k={k!r} is not an integer; using {n}", UserWarning, stacklevel=3)
+        warnings.warn(_K_NOT_INTEGER, UserWarning, stacklevel=3)
     return n
