@@ -14,9 +14,9 @@ __all__ = [
     "BadImageError",
     "OutputError",
     "WriteError",
+    "OutOfMemoryError",
     "QualityError",
-    "QuantizeWarning",
-]
+    "QuantizeWarning", "Terminated"]
 
 #: Exit codes of the command line, documented in ``--help`` and the README.
 EXIT_CODES = {
@@ -26,11 +26,22 @@ EXIT_CODES = {
     66: "input missing or unreadable",
     69: "service unavailable (the Dask scheduler did not answer)",
     70: "internal error (a bug)",
+    71: "out of memory (try a smaller --max-pixels, or fewer --jobs)",
     73: "output cannot be created (is the input, bad directory, ...)",
     74: "I/O error while writing",
     99: "a requested quality target could not be met",
     130: "interrupted (SIGINT)",
+    143: "terminated (SIGTERM); temporary files removed",
 }
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, so that it ends as Ctrl-C does.
+
+    A KeyboardInterrupt, so that every clean-up of an interrupt (temporary
+    files removed, workers stopped) runs for it too; the command line exits
+    143 for it instead of 130.
+    """
 
 
 class QuantizeError(Exception):
@@ -86,6 +97,16 @@ class WriteError(QuantizeError):
     """An I/O error happened while writing the output (74)."""
 
     exit_code = 74
+
+
+class OutOfMemoryError(QuantizeError):
+    """Memory ran out while working on a file (71)."""
+
+    exit_code = 71
+
+    def __init__(self, path, message: str = "out of memory; try a smaller --max-pixels "
+                                            "(or fewer --jobs)"):
+        super().__init__(path, message)
 
 
 class QualityError(QuantizeError):

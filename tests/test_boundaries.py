@@ -355,3 +355,139 @@ def test_many_page_tiff_is_not_counted_to_warn(work):
     r = invoke("image", work / "pages.tif", "-k", "2", "-o", work / "o49.png", "--frame", "49")
     assert r.exit_code == 0
     assert np.asarray(Image.open(work / "o49.png").convert("RGB"))[0, 0].tolist() == [49, 0, 0]
+
+
+# --------------------------------------------------------------------------
+# Deadlines: a peer that is not a Dask scheduler
+
+
+@pytest.fixture(params=["silent", "http"])
+def listener(request):
+    """A TCP server that accepts and never answers, or answers HTTP."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if request.param == "http":
+                try:
+                    conn.recv(1024)
+                    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+def _cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "quantize", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_listener_that_is_not_a_scheduler_gives_69_within_the_timeout(work, listener):
+    pytest.importorskip("distributed")
+    import time
+
+    started = time.monotonic()
+    proc = _cli("batch", work / "src", "-o", work / "out", "--scheduler", listener,
+                "--scheduler-timeout", "2")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 69, err
+    assert time.monotonic() - started < 20
+    assert "did not answer as a Dask scheduler" in err
+    assert not (work / "out").exists()
+
+
+def test_ctrl_c_during_the_handshake_ends_it(work):
+    pytest.importorskip("distributed")
+    import signal
+    import socket
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    try:
+        proc = _cli("palette", work / "src", "-o", work / "p.json", "--scheduler",
+                    f"tcp://127.0.0.1:{server.getsockname()[1]}", "--scheduler-timeout", "60")
+        time.sleep(3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        server.close()
+    assert proc.returncode == 130, err
+    assert not (work / "p.json").exists()
+
+
+# --------------------------------------------------------------------------
+# SIGTERM ends a command as Ctrl-C does, with 143
+
+
+@pytest.mark.parametrize("command", ["image", "batch"])
+def test_sigterm_leaves_nothing_and_exits_143(tmp_path, command):
+    import os
+    import signal
+    import time
+
+    rng = np.random.default_rng(0)
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (900, 900, 3), dtype=np.uint8)).save(src / f"n{i}.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    args = (["image", src / "n0.png", "-k", "256", "-o", out / "o.png"] if command == "image"
+            else ["batch", src, "-o", out, "-k", "256", "-j", "2"])
+    proc = _cli(*args)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert err.strip().endswith("quantize: error: terminated")
+    left = [name for _, _, names in os.walk(out) for name in names]
+    assert not [name for name in left if name.endswith(".tmp")]
+    if command == "image":
+        assert left == []
+
+
+# --------------------------------------------------------------------------
+# Both or neither, with a stream among the outputs
+
+
+def test_a_failed_stream_leaves_no_codebook(work):
+    import subprocess
+    import sys
+
+    book = work / "c.json"
+    # Standard output closed: the image cannot be written, so neither is the codebook.
+    proc = subprocess.run([sys.executable, "-m", "quantize", "image", str(work / "src" / "p0.png"),
+                           "-o", "-", "--codebook", str(book)], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, pass_fds=(),
+                          preexec_fn=lambda: __import__("os").close(1))
+    assert proc.returncode == 74, proc.stderr
+    assert not book.exists()
+    assert [p.name for p in work.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_failed_device_leaves_no_codebook(work):
+    r = invoke("image", work / "src" / "p0.png", "-o", "/dev/full", "--codebook", work / "c.json")
+    assert r.exit_code == 74, r.output
+    assert not (work / "c.json").exists()
+    assert [p.name for p in work.iterdir() if p.name.endswith(".tmp")] == []

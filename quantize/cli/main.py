@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 import click
 
 from .. import __version__
+from ..errors import Terminated
 from .apply import apply_command
 from .batch import batch
 from .elbow import elbow
@@ -32,10 +35,23 @@ for command in (image, batch, palette, apply_command, elbow):
     cli.add_command(command)
 
 
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None) -> None:
-    """Entry point of the ``quantize`` console script."""
+    """Entry point of the ``quantize`` console script.
+
+    SIGTERM ends a command as Ctrl-C does (temporary files removed, workers
+    stopped), with exit code 143.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         cli.main(args=argv, prog_name="quantize")
+    except Terminated:
+        click.echo("quantize: error: terminated", err=True)
+        sys.exit(143)
     except KeyboardInterrupt:  # outside a command, e.g. while importing
         click.echo("quantize: error: interrupted", err=True)
         sys.exit(130)

@@ -13,7 +13,7 @@ import traceback
 
 import click
 
-from ..errors import EXIT_CODES, QuantizeError, QuantizeWarning
+from ..errors import EXIT_CODES, OutOfMemoryError, QuantizeError, QuantizeWarning, Terminated
 from ..run.job import ImageJob
 from ..vocabulary import (COLOR_SPACES, DITHER_METHODS, FORMAT_NAMES, INIT_METHOD_NAMES,
                           METRICS, SORT_RULES)
@@ -55,6 +55,11 @@ def _reports_errors(fn):
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except QuantizeError as exc:
+            raise CliError(exc.format_message(), exc.exit_code) from None
+        except Terminated:
+            raise CliError("terminated", 143) from None
+        except MemoryError:
+            exc = OutOfMemoryError(kwargs.get("input_path"))
             raise CliError(exc.format_message(), exc.exit_code) from None
         except KeyboardInterrupt:
             raise CliError("interrupted", 130) from None

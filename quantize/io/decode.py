@@ -17,7 +17,8 @@ from contextlib import contextmanager
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from ..errors import BadImageError, InputMissingError, QuantizeError, QuantizeWarning
+from ..errors import (BadImageError, InputMissingError, OutOfMemoryError, QuantizeError,
+                      QuantizeWarning)
 
 __all__ = ["load_rgb", "load_rgba", "readable_extensions", "READ_FORMATS", "DEFAULT_MAX_PIXELS",
            "DEFAULT_MAX_SCANS"]
@@ -190,7 +191,8 @@ def _decode(path, *, max_pixels: int, frame, max_scans: int = DEFAULT_MAX_SCANS)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise BadImageError(path, _bomb_message(exc, max_pixels)) from None
         except MemoryError:
-            raise BadImageError(path, "not enough memory to decode the image") from None
+            raise OutOfMemoryError(path, "out of memory while decoding; try a smaller "
+                                         "--max-pixels") from None
         except Exception as exc:  # Pillow raises many kinds on damaged data
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if said:

@@ -234,10 +234,12 @@ def _unlink_quietly(path) -> None:
 def write_all(outputs) -> None:
     """Write several outputs so that all of them are replaced, or none.
 
-    Every file's bytes go to its own temporary file first; only when all are
-    written and synced are they renamed into place. A '-' path goes to
-    standard output, and a device or FIFO (e.g. /dev/null) is written in
-    place, after the files.
+    Every file's bytes go to its own temporary file first. Then the streams
+    are written (a '-' path to standard output; a device or FIFO, e.g.
+    /dev/null, in place), and only when they succeeded are the files renamed
+    into place: a stream that fails leaves no file behind. A stream cannot be
+    taken back, so a failure after it (a rename, which is rare) leaves the
+    stream's bytes written.
 
     Parameters
     ----------
@@ -246,7 +248,7 @@ def write_all(outputs) -> None:
     Raises
     ------
     OutputError, WriteError
-        As :func:`atomic_write`; no target is changed when one is raised.
+        As :func:`atomic_write`; no file target is changed when one is raised.
     """
     outputs = list(outputs)
     pending = []
@@ -254,6 +256,7 @@ def write_all(outputs) -> None:
     try:
         for path, data in outputs:
             if str(path) == "-":
+                streams.append((path, data))
                 continue
             kind, target = _output_target(path)
             if kind == "stream":
@@ -266,20 +269,22 @@ def write_all(outputs) -> None:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+        for path, data in streams:
+            if str(path) == "-":
+                _write_stdout(data)
+            else:
+                _write_stream(path, data)
         for tmp, path in pending:
             os.replace(tmp, path)
         pending = []
+    except BrokenPipeError:
+        raise  # the reader of standard output went away: the command ends quietly
     except OSError as exc:
         bad = pending[-1][1] if pending else outputs[0][0]
         raise WriteError(bad, f"write failed: {exc.strerror or exc}") from None
     finally:
         for tmp, _ in pending:
             _unlink_quietly(tmp)
-    for path, data in streams:  # devices and FIFOs, after the files
-        _write_stream(path, data)
-    for path, data in outputs:
-        if str(path) == "-":
-            _write_stdout(data)
 
 
 def _write_stdout(data: bytes) -> None:

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from .. import __version__
-from ..errors import InputMissingError, OutputError, QuantizeError
+from ..errors import InputMissingError, OutOfMemoryError, OutputError, QuantizeError
 from .driver import drive
 from .job import ImageJob, write_image
 from .plan import BatchItem, collect_inputs, output_name, plan_batch
@@ -65,7 +65,7 @@ __all__ = [
 MANIFEST_NAME = ".quantize-batch.jsonl"
 
 #: Exit codes from most to least severe; the batch exits with the first present.
-SEVERITY = (70, 74, 73, 65, 66, 99)
+SEVERITY = (70, 71, 74, 73, 65, 66, 99)
 
 #: Files in flight per worker: enough to keep every worker busy, few enough
 #: that Ctrl-C has little to cancel and a dead worker takes few files with it.
@@ -209,7 +209,7 @@ class BatchSummary:
 
 
 def most_severe(codes) -> int:
-    """The most severe exit code among ``codes`` (70 > 74 > 73 > 65 > 66 > 99 > 0).
+    """The most severe exit code among ``codes`` (70 > 71 > 74 > 73 > 65 > 66 > 99 > 0).
 
     Examples
     --------
@@ -433,6 +433,10 @@ def _process_file(settings: BatchSettings, input_path, output_path, codebook_out
                                  init_label=init if isinstance(init, str) else settings.record()["init"]
                                  ).result
         out = os.stat(output_path)
+    except MemoryError:
+        exc = OutOfMemoryError(input_path)
+        return {"status": "failed", "exit_code": exc.exit_code, "error": exc.format_message(),
+                "seconds": time.perf_counter() - started}
     except QuantizeError as exc:
         return {"status": "failed", "exit_code": exc.exit_code, "error": exc.format_message(),
                 "seconds": time.perf_counter() - started}

@@ -170,6 +170,15 @@ def connect(address: str, *, timeout: float = 10.0, workers: Optional[int] = Non
     from distributed import Client, LocalCluster
 
     cluster = None
+    where = address if address != LOCAL_DASK else "the local Dask cluster"
+    box = {}
+
+    def handshake():
+        try:
+            box["client"] = Client(address, timeout=timeout)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            box["error"] = exc
+
     # Processes and threads started here inherit a blocked SIGINT, so Ctrl-C
     # reaches only the client's main thread, which cancels the work itself.
     restore = _sigint_blocked()
@@ -187,20 +196,34 @@ def connect(address: str, *, timeout: float = 10.0, workers: Optional[int] = Non
                 # for the client to act on, not for them (as in the local pool).
                 client.register_plugin(_ignore_sigint_plugin(), name="quantize-ignore-sigint")
             else:
-                client = Client(address, timeout=timeout)
+                # A peer that is not a Dask scheduler may accept and never
+                # answer, or answer garbage: the handshake runs in a thread
+                # of its own, under a deadline this thread enforces.
+                import threading
+
+                waiter = threading.Thread(target=handshake, daemon=True,
+                                          name="quantize-handshake")
+                waiter.start()
         except (OSError, TimeoutError) as exc:
             if cluster is not None:
                 cluster.close()
-            where = address if address != LOCAL_DASK else "the local Dask cluster"
-            raise SchedulerUnavailableError(
-                None, f"Dask scheduler {where!r} did not answer within {timeout:g} s "
-                      f"({type(exc).__name__}: {exc}); is it running, and is the address "
-                      "right?") from None
-        except ValueError as exc:  # a malformed address
-            raise SchedulerAddressError(
-                None, f"Dask scheduler {address!r}: {exc}") from None
+            raise _unavailable(where, timeout, exc) from None
     finally:
         restore()
+    if address != LOCAL_DASK:
+        deadline = time.monotonic() + timeout + _HANDSHAKE_GRACE
+        while waiter.is_alive() and time.monotonic() < deadline:
+            waiter.join(0.1)  # short waits: Ctrl-C gets through
+        if waiter.is_alive():
+            raise _unavailable(where, timeout, TimeoutError("no answer"))
+        error = box.get("error")
+        if isinstance(error, ValueError) and not isinstance(error, UnicodeError):
+            raise SchedulerAddressError(None, f"Dask scheduler {address!r}: {error}") from None
+        if isinstance(error, KeyboardInterrupt):
+            raise error
+        if error is not None:
+            raise _unavailable(where, timeout, error) from None
+        client = box["client"]
     try:
         yield client
     finally:
@@ -209,6 +232,19 @@ def connect(address: str, *, timeout: float = 10.0, workers: Optional[int] = Non
         finally:
             if cluster is not None:
                 cluster.close()
+
+
+#: Seconds the handshake may run past ``--scheduler-timeout`` before it is
+#: given up (Dask's own timeout should end it first).
+_HANDSHAKE_GRACE = 2.0
+
+
+def _unavailable(where, timeout, exc) -> QuantizeError:
+    detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return SchedulerUnavailableError(
+        None, f"Dask scheduler {where!r} did not answer as a Dask scheduler within {timeout:g} s "
+              f"({type(exc).__name__}{': ' + detail if detail else ''}); is it running, and is "
+              "the address right?")
 
 
 def _ignore_sigint(dask_worker=None) -> None:

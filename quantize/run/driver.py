@@ -8,13 +8,16 @@ operations; :func:`drive` runs any of them the same way:
   recorded (``finish``) as it completes;
 * the first Ctrl-C starts nothing new and waits for the files in progress,
   recording them;
-* a second Ctrl-C abandons them (each removes its temporary file).
+* a second Ctrl-C abandons them (each removes its temporary file), and so
+  does SIGTERM at any point, which then propagates.
 
 An executor also owns what only it knows: how many files go in one task,
 and how a file that kills its worker is retried on its own.
 """
 
 from __future__ import annotations
+
+from ..errors import Terminated
 
 __all__ = ["drive"]
 
@@ -50,6 +53,10 @@ def drive(executor, *, total: int, todo: int, emit, interrupts) -> bool:
                 if interrupts.count:
                     raise KeyboardInterrupt
                 executor.fill()
+        except Terminated:
+            # SIGTERM: no waiting for the files in progress.
+            executor.abandon()
+            raise
         except KeyboardInterrupt:
             pass
         else:
@@ -66,9 +73,11 @@ def drive(executor, *, total: int, todo: int, emit, interrupts) -> bool:
                 executor.settle(done, interrupted=True)
             with interrupts.armed(allowed=first):
                 executor.finish_stop()
-        except KeyboardInterrupt:
-            # Second Ctrl-C: abandon them.
+        except KeyboardInterrupt as exc:
+            # Second Ctrl-C (or SIGTERM): abandon them.
             executor.abandon()
+            if isinstance(exc, Terminated):
+                raise
         return True
     finally:
         executor.close()
