@@ -546,13 +546,18 @@ def _parse_npy(data):
     # The header's shape is checked against the bytes that follow it before
     # anything is allocated: a header may claim far more than the file holds.
     stream = io.BytesIO(data)
-    version = np.lib.format.read_magic(stream)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
-    elif version in ((2, 0), (3, 0)):
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
-    else:
-        raise ValueError(f"unsupported .npy version {version}")
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except ValueError:
+        raise
+    except Exception as exc:  # numpy's header parser raises other kinds on garbage
+        raise ValueError(f"cannot parse the header ({type(exc).__name__})") from None
     if dtype.hasobject:
         raise ValueError("object arrays are not read")
     expected = math.prod(shape) * dtype.itemsize
