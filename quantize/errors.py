@@ -8,6 +8,8 @@ from __future__ import annotations
 
 __all__ = [
     "EXIT_CODES",
+    "SEVERITY",
+    "most_severe",
     "QuantizeError",
     "OptionsError",
     "InputMissingError",
@@ -15,6 +17,7 @@ __all__ = [
     "OutputError",
     "WriteError",
     "OutOfMemoryError",
+    "NotSmallerError",
     "QualityError",
     "QuantizeWarning", "Terminated"]
 
@@ -29,6 +32,7 @@ EXIT_CODES = {
     71: "out of memory (try a smaller --max-pixels, or fewer --jobs)",
     73: "output cannot be created (is the input, bad directory, ...)",
     74: "I/O error while writing",
+    98: "not written: the output would not be smaller than its input (--skip-if-larger)",
     99: "a requested quality target could not be met",
     130: "interrupted (SIGINT)",
     143: "terminated (SIGTERM); temporary files removed",
@@ -42,6 +46,26 @@ class Terminated(KeyboardInterrupt):
     files removed, workers stopped) runs for it too; the command line exits
     143 for it instead of 130.
     """
+
+
+#: Exit codes from most to least severe: a command that works on several
+#: files exits with the first present.
+SEVERITY = (70, 71, 74, 73, 65, 66, 99, 98)
+
+
+def most_severe(codes) -> int:
+    """The most severe exit code among ``codes`` (70 > 71 > 74 > 73 > 65 > 66 > 99 > 98 > 0).
+
+    Examples
+    --------
+    >>> most_severe([0, 66, 65, 0]), most_severe([99, 74]), most_severe([])
+    (65, 74, 0)
+    """
+    present = {int(c) for c in codes if c}
+    for code in SEVERITY:
+        if code in present:
+            return code
+    return 70 if present else 0  # an unexpected code is treated as a bug
 
 
 class QuantizeError(Exception):
@@ -107,6 +131,12 @@ class OutOfMemoryError(QuantizeError):
     def __init__(self, path, message: str = "out of memory; try a smaller --max-pixels "
                                             "(or fewer --jobs)"):
         super().__init__(path, message)
+
+
+class NotSmallerError(QuantizeError):
+    """The output would not be smaller than its input, and was not written (98)."""
+
+    exit_code = 98
 
 
 class QualityError(QuantizeError):

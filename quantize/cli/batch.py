@@ -74,7 +74,7 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
 
     \b
     Every file is tried; each failure is one line on stderr, and the exit
-    code is the most severe of all files (70 > 71 > 74 > 73 > 65 > 66 > 99 > 0).
+    code is the most severe of all files (70 > 71 > 74 > 73 > 65 > 66 > 99 > 98 > 0).
 
     \b
     With --scheduler (or $QUANTIZE_SCHEDULER) the files are done by the

@@ -398,6 +398,8 @@ def _run_one(job, input_path, output_path, *, as_json, quiet, verbose, extra=Non
     _echo_warnings(caught, quiet)
     summary = image_summary(job, encoded, input_path, output_path, time.perf_counter() - started)
     summary.update(extra or {})
+    if job.skip_if_larger:
+        summary["written"] = encoded.written
     if as_json:
         click.echo(json.dumps(summary), err=output_path == "-")
     elif verbose:
@@ -407,6 +409,11 @@ def _run_one(job, input_path, output_path, *, as_json, quiet, verbose, extra=Non
         click.echo(f"quantize: {input_path!r} -> {output_path!r}: k={summary['k']}{chosen}"
                    f"{iterations} mse={summary['mse']:.3f} psnr={psnr} "
                    f"seconds={summary['seconds']:.3f}", err=True)
+    if not encoded.written:
+        from ..errors import NotSmallerError
+
+        raise NotSmallerError(output_path, f"not written: {len(encoded.data)} bytes would not be "
+                                           f"smaller than the input's (--skip-if-larger)")
     return summary
 
 

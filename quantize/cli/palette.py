@@ -71,7 +71,8 @@ def palette(inputs, output_path, recursive, patterns, colors, max_iter, eps, ini
 
     from ..errors import InputMissingError
     from ..io.files import check_paths
-    from ..run.batch import collect_inputs, most_severe
+    from ..errors import most_severe
+    from ..run.batch import collect_inputs
     from ..run.job import ImageJob
 
     paths, failures = [], []

@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from .. import __version__
-from ..errors import InputMissingError, OutOfMemoryError, OutputError, QuantizeError
+from ..errors import (SEVERITY, InputMissingError, OutOfMemoryError, OutputError, QuantizeError,
+                      most_severe)
 from .driver import drive
 from .job import ImageJob, write_image
 from .plan import BatchItem, collect_inputs, output_name, plan_batch
@@ -64,8 +65,6 @@ __all__ = [
 #: The manifest of finished outputs, one JSON object a line, in OUTDIR.
 MANIFEST_NAME = ".quantize-batch.jsonl"
 
-#: Exit codes from most to least severe; the batch exits with the first present.
-SEVERITY = (70, 71, 74, 73, 65, 66, 99)
 
 #: Files in flight per worker: enough to keep every worker busy, few enough
 #: that Ctrl-C has little to cancel and a dead worker takes few files with it.
@@ -206,21 +205,6 @@ class BatchSummary:
         if self.interrupted or self.count("cancelled"):
             text += f", {self.count('cancelled')} not done (interrupted)"
         return f"{text} in {self.seconds:.2f} s"
-
-
-def most_severe(codes) -> int:
-    """The most severe exit code among ``codes`` (70 > 71 > 74 > 73 > 65 > 66 > 99 > 0).
-
-    Examples
-    --------
-    >>> most_severe([0, 66, 65, 0]), most_severe([99, 74]), most_severe([])
-    (65, 74, 0)
-    """
-    present = {int(c) for c in codes if c}
-    for code in SEVERITY:
-        if code in present:
-            return code
-    return 70 if present else 0  # an unexpected code is treated as a bug
 
 
 def available_cpus() -> int:

@@ -242,7 +242,7 @@ _HANDSHAKE_GRACE = 2.0
 def _unavailable(where, timeout, exc) -> QuantizeError:
     detail = str(exc).splitlines()[0][:200] if str(exc) else ""
     return SchedulerUnavailableError(
-        None, f"Dask scheduler {where!r} did not answer as a Dask scheduler within {timeout:g} s "
+        None, f"Dask scheduler {where!r} did not answer within {timeout:g} s as a Dask scheduler "
               f"({type(exc).__name__}{': ' + detail if detail else ''}); is it running, and is "
               "the address right?")
 

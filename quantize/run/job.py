@@ -8,6 +8,8 @@ where, and what is printed, stays with the caller.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +41,9 @@ class ImageJob:
         More zlib effort for PNGs.
     max_pixels, frame, max_scans
         As in :func:`quantize.io.decode.load_rgba`.
+    skip_if_larger : bool
+        Write nothing when the output would not be smaller than the input
+        file (:func:`write_image`).
     """
 
     k: int = 16
@@ -60,6 +65,7 @@ class ImageJob:
     max_pixels: int = 1 << 28
     frame: Any = None
     max_scans: int = 500
+    skip_if_larger: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,12 +81,15 @@ class EncodedImage:
         The k search, with a quality target.
     n_pixels : int
         Pixels of the input.
+    written : bool
+        False when :func:`write_image` kept it back (``skip_if_larger``).
     """
 
     result: Any
     data: bytes
     search: Any
     n_pixels: int
+    written: bool = True
 
 
 def encode_image(job: ImageJob, input_path, output_path) -> EncodedImage:
@@ -157,7 +166,9 @@ def write_image(job: ImageJob, input_path, output_path, *, codebook_path=None, s
     The paths are checked first (:func:`quantize.io.files.check_paths`):
     no output may be the input, one of ``reads``, or another output. The
     outputs are then written all or none: a failed write leaves no file
-    behind, and a failed Make rule no target.
+    behind, and a failed Make rule no target. With ``job.skip_if_larger``,
+    an image that would not be smaller than its input file is not written,
+    nor anything else (the result says ``written=False``).
 
     Parameters
     ----------
@@ -185,6 +196,13 @@ def write_image(job: ImageJob, input_path, output_path, *, codebook_path=None, s
     check_paths([("input", input_path), *reads],
                 [("output", output_path), ("codebook", codebook_path), ("swatch", swatch_path)])
     encoded = encode_image(job, input_path, output_path)
+    if job.skip_if_larger and str(input_path) != "-":
+        try:
+            larger = len(encoded.data) >= os.path.getsize(input_path)
+        except OSError:
+            larger = False
+        if larger:
+            return dataclasses.replace(encoded, written=False)
     result = encoded.result
     outputs = [(output_path, encoded.data)]
     if codebook_path is not None or swatch_path is not None:

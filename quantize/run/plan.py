@@ -14,7 +14,8 @@ from typing import Optional
 
 from ..errors import InputMissingError, OutputError, QuantizeError
 
-__all__ = ["BatchItem", "collect_inputs", "output_name", "plan_batch"]
+__all__ = ["BatchItem", "collect_inputs", "output_name", "plan_batch", "sibling_output",
+           "PALETTE_SUFFIX", "RECONSTRUCT_SUFFIX"]
 
 
 @dataclass
@@ -203,3 +204,43 @@ def plan_batch(sources, outdir, settings, *, recursive: bool = False,
     return items
 
 
+
+
+#: The suffix of an output written beside its input, by mode (``--ext``).
+PALETTE_SUFFIX = "-pal.png"
+RECONSTRUCT_SUFFIX = "-rec"
+
+
+def sibling_output(input_path, mode: str, suffix=None, out_format=None) -> str:
+    """The output written beside ``input_path`` when no ``-o`` is given.
+
+    The input's path without its extension, plus ``suffix``; by default
+    ``-pal.png`` in palette mode, and in reconstruct mode ``-rec`` plus the
+    extension of ``out_format`` (a Pillow format), else the input's own
+    extension when that format can be written, else ``.png``. Standard
+    input ('-') goes to standard output.
+
+    Examples
+    --------
+    >>> sibling_output("a/b.jpg", "palette")
+    'a/b-pal.png'
+    >>> sibling_output("a/b.jpg", "reconstruct"), sibling_output("b.gif", "reconstruct")
+    ('a/b-rec.jpg', 'b-rec.png')
+    >>> sibling_output("b.png", "palette", suffix=".small.png")
+    'b.small.png'
+    """
+    if str(input_path) == "-":
+        return "-"
+    stem, ext = os.path.splitext(os.fspath(input_path))
+    if suffix is None:
+        if mode == "palette":
+            suffix = PALETTE_SUFFIX
+        else:
+            from ..io.encode import FORMAT_EXTENSIONS, OUTPUT_FORMATS
+
+            if out_format is not None:
+                ext = FORMAT_EXTENSIONS[out_format]
+            elif ext.lower() not in OUTPUT_FORMATS:
+                ext = ".png"
+            suffix = RECONSTRUCT_SUFFIX + ext
+    return stem + suffix
