@@ -491,3 +491,14 @@ def test_a_failed_device_leaves_no_codebook(work):
     assert r.exit_code == 74, r.output
     assert not (work / "c.json").exists()
     assert [p.name for p in work.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_any_name_the_filesystem_takes_can_be_written(work):
+    import os
+
+    limit = os.pathconf(work, "PC_NAME_MAX")
+    name = "n" * (limit - len(".png")) + ".png"
+    r = invoke("image", work / "src" / "p0.png", "-k", "4", "-o", work / name,
+               "--codebook", work / ("c" * (limit - 5) + ".json"))
+    assert r.exit_code == 0, r.output
+    assert (work / name).is_file()

@@ -72,7 +72,7 @@ def test_version(run):
     ["image", "IN", "-o", "OUT", "--max-iter", "0"],
     ["image", "IN", "-o", "OUT", "--attempts", "0"],
     ["image", "IN", "-o", "OUT", "--eps", "-1"],
-    ["image", "IN"],
+    ["image"],
     ["nosuchcommand"],
 ])
 def test_usage_errors_exit_2(run, blobs_png, out_dir, args):
