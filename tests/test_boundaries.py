@@ -502,3 +502,12 @@ def test_any_name_the_filesystem_takes_can_be_written(work):
                "--codebook", work / ("c" * (limit - 5) + ".json"))
     assert r.exit_code == 0, r.output
     assert (work / name).is_file()
+
+
+@pytest.mark.parametrize("read", ["--init", "--codebook"])
+def test_batch_report_over_a_codebook_it_reads_is_refused(work, read):
+    book = work / "book.json"
+    before = book.read_bytes()
+    r = invoke("batch", work / "src", "-o", work / "out", read, book, "--report", book)
+    assert r.exit_code == 73, r.output
+    assert book.read_bytes() == before
