@@ -511,3 +511,24 @@ def test_batch_report_over_a_codebook_it_reads_is_refused(work, read):
     r = invoke("batch", work / "src", "-o", work / "out", read, book, "--report", book)
     assert r.exit_code == 73, r.output
     assert book.read_bytes() == before
+
+
+# --------------------------------------------------------------------------
+# Running out of memory is one documented code, naming the file
+
+
+@pytest.mark.parametrize("command", ["image", "batch"])
+def test_out_of_memory_is_71_naming_the_file(work, monkeypatch, command):
+    import quantize.image.pipeline
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(quantize.image.pipeline, "quantize_image", exhausted)
+    args = (["image", work / "src" / "p0.png", "-o", work / "o.png"] if command == "image"
+            else ["batch", work / "src", "-o", work / "out", "-j", "1"])
+    r = invoke(*args)
+    assert r.exit_code == 71, r.output
+    errors = [line for line in r.stderr.splitlines() if line.startswith("quantize: error:")]
+    assert errors and all("p" in line and "--max-pixels" in line for line in errors)
+    assert not (work / "o.png").exists()
