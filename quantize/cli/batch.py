@@ -45,6 +45,11 @@ from .options import (CliError, EXIT_CODES_HELP, _check_palette_format, _dask_cl
               default=None,
               help="Write one JSON line per input (input, output, status, k, inertia, mse, "
                    "psnr, seconds, error, exit_code) to this file ('-' for stdout).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              metavar="REPORT.html",
+              help="Also write a page to look at: the summary, and per image its thumbnails, "
+                   "the crop where the error is largest, its palette and figures "
+                   "('quantize report' rebuilds one later).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the summary as one JSON object on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Print no warnings and no summary (errors still).")
@@ -55,7 +60,8 @@ from .options import (CliError, EXIT_CODES_HELP, _check_palette_format, _dask_cl
 def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, attempts, seed,
           mode, out_format, codebook_path, write_codebooks, jobs, scheduler, scheduler_timeout,
           force, progress, report_path, as_json, quiet, verbose, max_pixels, frame,
-          color_space="srgb", sort="frequency", dither="none", background=None, optimize=False):
+          color_space="srgb", sort="frequency", dither="none", background=None, optimize=False,
+          html_path=None):
     """Quantize many images (files, or directories of them) into OUTDIR, in parallel.
 
     The output tree mirrors the input tree; palette mode writes NAME.png,
@@ -130,14 +136,15 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
         k=colors, max_iter=max_iter, eps=eps, init=init, attempts=attempts, seed=seed,
         codebook=codebook, write_codebooks=write_codebooks, verbose=bool(verbose),
         max_pixels=max_pixels, frame=frame, color_space=color_space, sort=sort, dither=dither,
-        background=background, optimize=optimize)
+        background=background, optimize=optimize, preview=html_path is not None)
     items = batchlib.plan_batch(sources, outdir, settings, recursive=recursive, patterns=patterns)
     if not items and not quiet:
         click.echo("quantize: warning: no input images found", err=True)
-    if report_path is not None:
-        from ..io.files import check_not_input
+    for path in (report_path, html_path):
+        if path is not None:
+            from ..io.files import check_not_input
 
-        check_not_input(report_path, [item.input for item in items])
+            check_not_input(path, [item.input for item in items])
 
     show_bar = (sys.stderr is not None and sys.stderr.isatty()) if progress is None else progress
     state = {"bar": None}
@@ -190,6 +197,10 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
     finally:
         if state["bar"] is not None:
             state["bar"].close()
+    if html_path is not None:  # also after Ctrl-C: a page of what was done
+        from ..run.report import write_batch_html
+
+        write_batch_html(html_path, summary, settings, sources=sources, outdir=outdir)
     if as_json:
         click.echo(json.dumps(summary.to_json()))
     elif not quiet:

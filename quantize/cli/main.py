@@ -13,6 +13,7 @@ from .elbow import elbow
 from .image import image
 from .options import EXIT_CODES_HELP
 from .palette import palette
+from .report import report_command
 
 __all__ = ["cli", "main"]
 
@@ -28,7 +29,7 @@ def cli():
     """
 
 
-for command in (image, batch, palette, apply_command, elbow):
+for command in (image, batch, palette, apply_command, elbow, report_command):
     cli.add_command(command)
 
 

@@ -38,6 +38,9 @@ class ImageJob:
         More zlib effort for PNGs.
     max_pixels, frame
         As in :func:`quantize.io.decode.load_rgba`.
+    preview : bool
+        Also make the HTML report's view of the image
+        (:func:`quantize.io.preview.make_preview`), where the image is.
     """
 
     k: int = 16
@@ -58,6 +61,7 @@ class ImageJob:
     optimize: bool = False
     max_pixels: int = 1 << 28
     frame: Any = None
+    preview: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,12 +77,15 @@ class EncodedImage:
         The k search, with a quality target.
     n_pixels : int
         Pixels of the input.
+    preview : dict or None
+        The report's view of the image, when the job asks for it.
     """
 
     result: Any
     data: bytes
     search: Any
     n_pixels: int
+    preview: Any = None
 
 
 def encode_image(job: ImageJob, input_path, output_path) -> EncodedImage:
@@ -139,12 +146,18 @@ def encode_image(job: ImageJob, input_path, output_path) -> EncodedImage:
         raise OutputError(output_path, f"the {given} colours of the codebook and a transparent "
                                        "entry do not fit in a 256-colour palette; flatten with "
                                        "--background COLOR or use --mode reconstruct")
+    quantized = result.reconstruct() if job.mode != "palette" or job.preview else None
     if job.mode == "palette":
         data = encode_palette_png(result.labels, result.codebook, path=output_path,
                                   optimize=job.optimize)
     else:
-        data = encode_rgb(result.reconstruct(), job.fmt, path=output_path, optimize=job.optimize)
-    return EncodedImage(result, data, search, n_pixels)
+        data = encode_rgb(quantized, job.fmt, path=output_path, optimize=job.optimize)
+    preview = None
+    if job.preview:
+        from ..io.preview import make_preview
+
+        preview = make_preview(pixels, quantized, result.codebook, result.counts)
+    return EncodedImage(result, data, search, n_pixels, preview)
 
 
 def look_record(*, sort=None, dither="none", background=None) -> dict:
