@@ -145,6 +145,10 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
             from ..io.files import check_not_input
 
             check_not_input(path, [item.input for item in items])
+    if html_path is not None:
+        from ..run.report import check_page_path
+
+        check_page_path(html_path)
 
     show_bar = (sys.stderr is not None and sys.stderr.isatty()) if progress is None else progress
     state = {"bar": None}

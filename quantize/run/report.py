@@ -24,11 +24,29 @@ from urllib.parse import quote
 from ..errors import BadImageError, InputMissingError, QuantizeError
 from .batch import MANIFEST_NAME
 
-__all__ = ["report_row", "summarize", "write_batch_html", "read_records", "rebuild_html",
-           "file_href"]
+__all__ = ["check_page_path", "report_row", "summarize", "write_batch_html", "read_records",
+           "rebuild_html", "file_href"]
 
 #: The options of the record that say nothing about the outputs.
 _HIDDEN_OPTIONS = {"version"}
+
+
+def check_page_path(path) -> None:
+    """Refuse, before any work, a page that could not be written at the end.
+
+    Raises
+    ------
+    OutputError
+        ``path`` is a directory, or its directory does not exist (73).
+    """
+    from ..errors import OutputError
+
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise OutputError(path, "is a directory")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OutputError(path, "output directory does not exist")
 
 
 def file_href(path, report_path) -> Optional[str]:
@@ -284,6 +302,7 @@ def rebuild_html(source, path, *, callback=None) -> dict:
     from ..io.files import write_bytes
     from ..io.report_html import render_report
 
+    check_page_path(path)
     kind, records = read_records(source)
     rows = []
     for record in records:
