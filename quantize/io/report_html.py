@@ -201,19 +201,19 @@ border-radius:6px;background:var(--soft);cursor:pointer}
 .hint{font-size:12px;color:var(--muted);margin:4px 0 8px}
 table#images{border-collapse:collapse;width:100%}
 #images th{position:sticky;top:0;background:var(--bg);text-align:left;font-size:12px;
-border-bottom:1px solid var(--line);padding:4px 6px;vertical-align:bottom;z-index:1}
+border-bottom:1px solid var(--line);padding:4px;vertical-align:bottom;z-index:1}
 #filter-row th{top:26px}
 #images th button{font:inherit;font-weight:600;border:0;background:none;padding:0;cursor:pointer;
 color:var(--fg);white-space:nowrap}
 #images th[aria-sort=ascending] button::after{content:" ▲"}
 #images th[aria-sort=descending] button::after{content:" ▼"}
-#images th input{width:100%;min-width:48px;box-sizing:border-box;font:inherit;font-weight:400;
+#images th input{width:100%;min-width:34px;box-sizing:border-box;font:inherit;font-weight:400;
 padding:2px 4px;border:1px solid var(--line);border-radius:4px}
 #images th input.invalid{border-color:var(--bad)}
-#images td{border-bottom:1px solid var(--line);padding:6px;vertical-align:top}
-#images td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+#images td{border-bottom:1px solid var(--line);padding:6px 4px;vertical-align:top}
+#images td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;font-size:13px}
 tr.failed{background:#fdf1f0}tr.cancelled{background:#f7f7f2}
-.name{font-weight:600;overflow-wrap:anywhere;min-width:120px;max-width:260px}
+.name{font-weight:600;overflow-wrap:anywhere;min-width:130px;max-width:240px}
 .links a{margin-right:8px;font-size:12px}.dim{color:var(--muted);font-size:12px}
 .pics{display:flex;gap:4px;align-items:flex-start;border:0;background:none;padding:0;
 cursor:zoom-in}
@@ -222,20 +222,21 @@ cursor:zoom-in}
 .thumb{max-width:96px;max-height:96px;display:block;background:
 repeating-conic-gradient(#ddd 0 25%,#fff 0 50%) 0 0/12px 12px}
 .crop{width:64px;height:64px;image-rendering:pixelated;display:block;border:1px solid var(--line)}
-.swatch{display:flex;width:140px;height:18px;border:1px solid var(--line);border-radius:3px;
+.swatch{display:flex;width:120px;height:18px;border:1px solid var(--line);border-radius:3px;
 overflow:hidden;background:repeating-conic-gradient(#ddd 0 25%,#fff 0 50%) 0 0/8px 8px}
 .swatch span{flex:1 1 0;min-width:1px}
 .badge{display:inline-block;padding:0 6px;border-radius:9px;font-size:12px;font-weight:600;
 color:#fff;background:var(--skip)}
 .badge.done{background:var(--ok)}.badge.failed{background:var(--bad)}
 .badge.cancelled{background:#8a6d00}
-.message{font-size:12px;color:var(--bad);min-width:220px;max-width:360px;overflow-wrap:anywhere;
+.message{font-size:12px;color:var(--bad);min-width:150px;max-width:360px;overflow-wrap:anywhere;
 margin-top:2px}
 .warning{font-size:12px;color:#8a6d00}
 dialog{max-width:96vw;max-height:94vh;border:1px solid var(--line);border-radius:8px;padding:12px}
 dialog::backdrop{background:rgba(0,0,0,.45)}
 .compare-head{display:flex;gap:16px;justify-content:space-between;align-items:center}
-#compare-body{display:flex;gap:12px;overflow:auto;max-height:80vh}
+#compare-body{display:flex;flex-wrap:wrap;gap:12px;overflow:auto;max-height:80vh}
+#compare-title{text-transform:none;letter-spacing:0;font-size:15px;color:var(--fg)}
 #compare-body figure{margin:0}#compare-body figcaption{font-size:12px;color:var(--muted)}
 #compare-body img{display:block;max-width:none}
 #compare-body.flip figure.hidden{display:none}
