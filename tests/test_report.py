@@ -249,6 +249,9 @@ def test_report_refuses_what_is_not_a_batch_record(tmp_path):
     assert result.exit_code == 65
     assert "neither a batch manifest nor a JSON-lines report" in result.output
     assert invoke("report", tmp_path / "none.jsonl", "-o", tmp_path / "r.html").exit_code == 66
+    # The page never replaces the records it is made from.
+    assert invoke("report", tmp_path / "x.jsonl", "-o", tmp_path / "x.jsonl").exit_code == 73
+    assert (tmp_path / "x.jsonl").read_text() == '{"some": 1}\n'
     assert not (tmp_path / "r.html").exists()
     with pytest.raises(QuantizeError):
         read_records(tmp_path / "x.jsonl")

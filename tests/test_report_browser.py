@@ -256,3 +256,51 @@ def test_the_page_works_in_headless_chromium(browser, page, tmp_path):
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, Path(keep) / "report.png")
     print(f"screenshot of the report page: {path}")
+
+
+PAGING = """(async function () {
+  function order() {
+    return Array.from(document.querySelectorAll("#rows tr")).map(function (tr) { return Number(tr.dataset.n); });
+  }
+  const seen = {first: order(), info: document.getElementById("page-info").textContent};
+  document.getElementById("next").click();
+  seen.second = order();
+  const size = document.getElementById("page-size");
+  size.value = "250";
+  size.dispatchEvent(new Event("change"));
+  seen.bigger = order().length;
+  const filter = document.getElementById("filter-k");
+  filter.value = ">=1190";
+  filter.dispatchEvent(new Event("input"));
+  seen.filtered = order();
+  return seen;
+})()"""
+
+
+def test_a_page_of_thousands_of_images_shows_one_page_of_rows(browser, tmp_path):
+    from quantize.io.preview import make_preview
+    from quantize.io.report_html import render_report
+    from quantize.run.report import report_row, summarize
+
+    pixels = blobs_image(24, 32, seed=5)
+    preview = make_preview(pixels, pixels, pixels[0, :4], [1, 1, 1, 1])
+    html = tmp_path / "many.html"
+    rows = [report_row({"input": f"in/{n:04d}.png", "output": f"out/{n:04d}.png",
+                        "status": "done", "k": n, "mse": 1.0 + n}, str(html), preview=preview)
+            for n in range(1, 1201)]
+    html.write_bytes(render_report(summarize(rows, title="many"), rows))
+    devtools = DevTools(browser, tmp_path / "profile", 1200, 800)
+    try:
+        devtools.call("Page.navigate", url=html.as_uri())
+        devtools.wait_for("Page.loadEventFired")
+        seen = devtools.call("Runtime.evaluate", expression=PAGING, awaitPromise=True,
+                             returnByValue=True)["result"]["value"]
+        errors = devtools.errors()
+    finally:
+        devtools.close()
+    assert seen["first"] == list(range(1, 51))
+    assert seen["info"] == "rows 1–50 of 1200 · page 1/24"
+    assert seen["second"] == list(range(51, 101))
+    assert seen["bigger"] == 250
+    assert seen["filtered"] == list(range(1190, 1201))
+    assert errors == []

@@ -302,7 +302,10 @@ def rebuild_html(source, path, *, callback=None) -> dict:
     from ..io.files import write_bytes
     from ..io.report_html import render_report
 
+    from ..io.files import check_not_input
+
     check_page_path(path)
+    check_not_input(path, [source])
     kind, records = read_records(source)
     rows = []
     for record in records:
