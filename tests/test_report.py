@@ -289,3 +289,15 @@ def test_an_interrupted_batch_still_writes_its_page(tmp_path):
     assert all(r["preview"] for r in done)
     assert {r["status"] for r in rows} == {"done", "cancelled"}
     assert "interrupted (Ctrl-C)" in html.read_text()
+
+
+def test_without_html_no_preview_is_made(batch_src, tmp_path, monkeypatch):
+    from quantize.io import preview
+
+    def not_asked(*args, **kwargs):
+        raise AssertionError("a preview was made without --html")
+
+    monkeypatch.setattr(preview, "make_preview", not_asked)
+    result = invoke("batch", batch_src, "-o", tmp_path / "out", "-k", "6", "-j", "1")
+    assert result.exit_code == 65, result.output
+    assert "4 done, 0 skipped, 1 failed" in result.output
