@@ -121,7 +121,7 @@ def worst_window(errors: np.ndarray, side: int):
     --------
     >>> e = np.zeros((8, 8)); e[5, 6] = 1.0
     >>> worst_window(e, 4)
-    (4, 4, 4, 4)
+    (4, 2, 4, 4)
     """
     h, w = errors.shape
     if h <= side and w <= side:
