@@ -82,6 +82,13 @@ def test_worst_window_finds_the_error_and_stays_inside_the_image():
     assert x <= 60 and x + w >= 63 and y <= 81 and y + h >= 85
     assert 0 <= x <= 70 - 32 and 0 <= y <= 100 - 32
     assert worst_window(np.ones((10, 12)), 32) == (0, 0, 12, 10)
+    # In the last rows and columns, which do not fill a block of the grid.
+    errors = np.zeros((37, 50))
+    errors[36, 49] = 1.0
+    assert worst_window(errors, 32) == (18, 5, 32, 32)
+    errors = np.zeros((20, 90))
+    errors[19, 89] = 1.0
+    assert worst_window(errors, 32) == (58, 0, 32, 20)
 
 
 def test_mean_delta_e_ok_is_the_mean_over_pixels_or_a_grid_of_them():

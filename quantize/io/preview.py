@@ -65,10 +65,12 @@ def _encoded(im, *, lossless: bool) -> str:
     show; JPEG or PNG where Pillow was built without WebP."""
     out = io.BytesIO()
     if _webp():
+        # The fast methods: a few percent larger than the slowest, in a tenth
+        # of the time (a crop) or two thirds (a thumbnail).
         if lossless:
-            im.save(out, format="WEBP", lossless=True, quality=50, method=4)
+            im.save(out, format="WEBP", lossless=True, quality=50, method=0)
         else:
-            im.save(out, format="WEBP", quality=_THUMB_QUALITY, method=4)
+            im.save(out, format="WEBP", quality=_THUMB_QUALITY, method=2)
         return _data_uri(out.getvalue(), "image/webp")
     if lossless or im.mode not in ("RGB", "L"):
         im.save(out, format="PNG", optimize=True)
@@ -81,7 +83,7 @@ def _thumbnail(pixels: np.ndarray, side: int) -> str:
     from PIL import Image
 
     im = Image.fromarray(np.ascontiguousarray(pixels))
-    im.thumbnail((side, side), Image.LANCZOS, reducing_gap=2.0)
+    im.thumbnail((side, side), Image.LANCZOS, reducing_gap=1.5)
     return _encoded(im, lossless=False)
 
 
@@ -100,6 +102,23 @@ def _squared_errors(pixels: np.ndarray, quantized: np.ndarray) -> np.ndarray:
     diff = (pixels.astype(np.int16) - quantized).astype(np.int32)
     np.square(diff, out=diff)
     return diff[..., 0] + diff[..., 1] + diff[..., 2]
+
+
+def _block_sums(errors: np.ndarray, step: int, rows: int, cols: int) -> np.ndarray:
+    """Sums of ``step`` x ``step`` blocks; a partial last row or column of blocks
+    is added to the one before it."""
+    h, w = errors.shape
+    rows_in, cols_in = min(h, rows * step), min(w, cols * step)
+    core = errors[:rows_in, :cols_in]
+    blocks = core.reshape(rows, rows_in // rows, cols_in).sum(axis=1, dtype=np.float64) \
+        .reshape(rows, cols, cols_in // cols).sum(axis=2)
+    if h > rows_in:
+        blocks[-1] += errors[rows_in:, :cols_in].reshape(h - rows_in, cols, -1).sum(axis=(0, 2))
+    if w > cols_in:
+        blocks[:, -1] += errors[:rows_in, cols_in:].reshape(rows, -1, w - cols_in).sum(axis=(1, 2))
+    if h > rows_in and w > cols_in:
+        blocks[-1, -1] += errors[rows_in:, cols_in:].sum()
+    return blocks
 
 
 def worst_window(errors: np.ndarray, side: int):
@@ -128,16 +147,15 @@ def worst_window(errors: np.ndarray, side: int):
         return 0, 0, w, h
     step = max(1, side // 2)
     rows, cols = max(1, h // step), max(1, w // step)
-    # Sum each step x step block (a partial last block is folded into the
-    # one before), then each 2 x 2 group of blocks.
-    blocks = np.add.reduceat(np.add.reduceat(errors, np.arange(rows) * step, axis=0),
-                             np.arange(cols) * step, axis=1)
+    blocks = _block_sums(errors, step, rows, cols)
     span_r, span_c = min(2, rows), min(2, cols)
     sums = sum(blocks[i:rows - span_r + 1 + i, j:cols - span_c + 1 + j]
                for i in range(span_r) for j in range(span_c))
-    r, c = np.unravel_index(int(np.argmax(sums)), sums.shape)
-    y = min(int(r) * step, max(0, h - side))
-    x = min(int(c) * step, max(0, w - side))
+    r, c = (int(i) for i in np.unravel_index(int(np.argmax(sums)), sums.shape))
+    # A window over the last blocks ends at the image's edge, so that it also
+    # holds the rows or columns folded into them.
+    y = max(0, h - side) if r + span_r == rows else min(r * step, max(0, h - side))
+    x = max(0, w - side) if c + span_c == cols else min(c * step, max(0, w - side))
     return x, y, min(side, w), min(side, h)
 
 
