@@ -3,8 +3,8 @@
 A *preview* is a small dict of plain values (strings and numbers) made
 from an image's pixels and its quantized pixels, so that it can travel
 from a batch worker (a local process or a Dask worker) to the process that
-writes the report: the images in it are a few kilobytes of JPEG or PNG as
-``data:`` URIs, never the pixels.
+writes the report: the images in it are a few kilobytes of WebP (or JPEG
+and PNG) as ``data:`` URIs, never the pixels.
 
 * Thumbnails: the input and the output reduced the same way (Lanczos, at
   most :data:`THUMB_SIDE` pixels a side), as lossy WebP (JPEG, or PNG for
@@ -65,8 +65,8 @@ def _encoded(im, *, lossless: bool) -> str:
     show; JPEG or PNG where Pillow was built without WebP."""
     out = io.BytesIO()
     if _webp():
-        # The fast methods: a few percent larger than the slowest, in a tenth
-        # of the time (a crop) or two thirds (a thumbnail).
+        # Fast methods: the files are barely larger than the slowest
+        # methods', and this runs in every worker for every image.
         if lossless:
             im.save(out, format="WEBP", lossless=True, quality=50, method=0)
         else:
