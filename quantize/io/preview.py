@@ -41,7 +41,7 @@ THUMB_SIDE = 96
 CROP_SIDE = 32
 #: About this many pixels (a regular grid) are measured for the mean ΔE_OK:
 #: its sampling error is then far below the differences the report ranks.
-DELTA_E_PIXELS = 1 << 14
+DELTA_E_PIXELS = 1 << 12
 #: Quality of the lossy thumbnails (WebP, or JPEG where Pillow has no WebP):
 #: artefacts well below the banding of a palette of a few dozen colours.
 _THUMB_QUALITY = 75
