@@ -14,7 +14,8 @@ MADE   := gradient.png one-colour.png five-colours.png
 
 help:
 	@echo "make demo   - install into $(VENV) and quantize samples/ into $(OUT)/"
-	@echo "make test   - install with test extras and run the test suite"
+	@echo "make test   - install with test extras (and Chromium, for the report page) and run"
+	@echo "              the test suite"
 	@echo "make pipeline-demo - run the example Makefile pipeline samples/Makefile into out/pipeline/"
 	@echo "make bench  - install the bench extra and pngquant, time quantize against"
 	@echo "              cv2, scikit-learn, scipy, Pillow and pngquant, and measure the quality"
@@ -53,7 +54,23 @@ demo: $(VENV)/.installed-run
 	@echo "  *-k16.png   palette PNGs with 16 colours, *-k16.json their codebooks"
 	@echo "  *-k64.jpg   reconstructed images with 64 colours"
 
+# Installs the command $(1) from the Debian package $(2) when it is missing (as
+# root, or with sudo that needs no password); when it cannot, says so ($(3))
+# and goes on.
+define apt_install
+command -v $(1) >/dev/null 2>&1 || { \
+  sudo=; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
+  export DEBIAN_FRONTEND=noninteractive; \
+  echo "make $@: $(1) is missing; installing it with apt-get"; \
+  $$sudo apt-get install -y -q $(2) >/dev/null 2>&1 \
+  || { $$sudo apt-get update -q >/dev/null 2>&1 \
+       && $$sudo apt-get install -y -q $(2) >/dev/null 2>&1; } \
+  || echo "make $@: could not install $(2); $(3)"; }
+endef
+
+# Headless Chromium opens the page of `batch --html` in the tests.
 test: $(VENV)/.installed-test
+	@$(call apt_install,chromium,chromium,the report page is not tested in a browser)
 	$(BIN)/python -m pytest -q
 
 # The example Make pipeline of samples/Makefile (pattern rules and a shared
@@ -70,14 +87,7 @@ pipeline-demo: $(VENV)/.installed-run
 # -k 16,64, ...; see `$(BIN)/python -m benchmarks.run --help`).
 BENCH_ARGS ?=
 bench: $(VENV)/.installed-bench
-	@command -v pngquant >/dev/null 2>&1 || { \
-	  sudo=; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  echo "make bench: pngquant is missing; installing it with apt-get"; \
-	  $$sudo apt-get install -y -q pngquant >/dev/null 2>&1 \
-	  || { $$sudo apt-get update -q >/dev/null 2>&1 \
-	       && $$sudo apt-get install -y -q pngquant >/dev/null 2>&1; } \
-	  || echo "make bench: could not install pngquant; its column is left out"; }
+	@$(call apt_install,pngquant,pngquant,its column is left out)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.dask_overhead
 	$(BIN)/python -m benchmarks.batch_throughput

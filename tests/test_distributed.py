@@ -324,3 +324,40 @@ def test_help_and_the_cli_import_no_dask():
     r = invoke("batch", "--help")
     assert "--scheduler" in r.output and "QUANTIZE_SCHEDULER" in r.output
     assert "69" in invoke("--help").output
+
+
+def test_batch_html_on_dask_has_previews_made_by_the_workers(scheduler, src, tmp_path,
+                                                             monkeypatch):
+    import re
+
+    def rows(page):
+        text = Path(page).read_text(encoding="utf-8")
+        data = re.search(r'id="report-data">(.*?)</script>', text, re.S).group(1)
+        return json.loads(data)["rows"]
+
+    args = [src, "-k", "8"]
+    r = invoke("batch", *args, "-o", tmp_path / "local", "-j", "2", "--html", tmp_path / "l.html")
+    assert r.exit_code == 65, r.output
+
+    # The client makes no preview: the workers (other processes) do.
+    def not_here(*args, **kwargs):
+        raise AssertionError("a preview was made on the client")
+
+    from quantize.io import preview
+
+    monkeypatch.setattr(preview, "make_preview", not_here)
+    monkeypatch.setattr(preview, "preview_from_files", not_here)
+    d = invoke("batch", *args, "-o", tmp_path / "dask", "--scheduler", scheduler,
+               "--html", tmp_path / "d.html")
+    assert d.exit_code == 65, d.output
+    local, dask_rows = rows(tmp_path / "l.html"), rows(tmp_path / "d.html")
+    assert [r["status"] for r in dask_rows] == [r["status"] for r in local]
+    done = [r for r in dask_rows if r["status"] == "done"]
+    assert len(done) == 8
+    for a, b in zip(local, dask_rows):
+        assert b["preview"] == a["preview"]
+    # What came back is the thumbnails, crops, palette and figures: a few kB, no pixels.
+    for row in done:
+        assert set(row["preview"]) == {"size", "thumb_in", "thumb_out", "crop", "crop_in",
+                                       "crop_out", "palette", "counts", "delta_e_ok"}
+        assert len(json.dumps(row["preview"])) < 20_000

@@ -45,8 +45,9 @@ OUTPUT_OPTIONS = {
     "image": ("-o", "--output", "--codebook", "--swatch"),
     "apply": ("-o", "--output"),
     "palette": ("-o", "--output", "--swatch"),
-    "batch": ("-o", "--output", "--report"),
+    "batch": ("-o", "--output", "--report", "--html"),
     "elbow": ("--plot",),
+    "report": ("-o", "--output"),
 }
 SEPARATORS = {"|", "||", "&&", ";"}
 REDIRECTS = {"<", ">", ">>", "2>"}

@@ -47,6 +47,11 @@ from .progress import BatchPrinter
               default=None,
               help="Write one JSON line per input (input, output, status, k, inertia, mse, "
                    "psnr, seconds, error, exit_code) to this file ('-' for stdout).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              metavar="REPORT.html",
+              help="Also write a page to look at: the summary, and per image its thumbnails, "
+                   "the crop where the error is largest, its palette and figures "
+                   "('quantize report' rebuilds one later).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the summary as one JSON object on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Print no warnings and no summary (errors still).")
@@ -57,7 +62,8 @@ from .progress import BatchPrinter
 def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, attempts, seed,
           mode, out_format, codebook_path, write_codebooks, jobs, scheduler, scheduler_timeout,
           force, progress, report_path, as_json, quiet, verbose, max_pixels, frame, max_scans,
-          color_space="srgb", sort="frequency", dither="none", background=None, optimize=False):
+          color_space="srgb", sort="frequency", dither="none", background=None, optimize=False,
+          html_path=None):
     """Quantize many images (files, or directories of them) into OUTDIR, in parallel.
 
     The output tree mirrors the input tree; palette mode writes NAME.png,
@@ -128,8 +134,8 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
         k=colors, max_iter=max_iter, eps=eps, init=init, attempts=attempts, seed=seed,
         codebook=codebook, write_codebooks=write_codebooks, verbose=bool(verbose),
         max_pixels=max_pixels, frame=frame, max_scans=max_scans, color_space=color_space,
-        sort=sort, dither=dither,
-        background=background, optimize=optimize)
+        sort=sort, dither=dither, background=background, optimize=optimize,
+        preview=html_path is not None)
     items = batchlib.plan_batch(sources, outdir, settings, recursive=recursive, patterns=patterns)
     if not items and not quiet:
         click.echo("quantize: warning: no input images found", err=True)
@@ -139,12 +145,17 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
     reads.append(("codebook", codebook_path))
     if not isinstance(init, str):
         reads.append(("--init codebook", init_label))
-    writes = [("--report", report_path), ("manifest", os.path.join(outdir, batchlib.MANIFEST_NAME))]
+    writes = [("--report", report_path), ("--html", html_path),
+              ("manifest", os.path.join(outdir, batchlib.MANIFEST_NAME))]
     for item in items:  # those whose outputs collide already fail on their own
         if item.error is None:
             writes += [(f"output of {item.input!r}", item.output),
                        (f"codebook of {item.input!r}", item.codebook_output)]
     check_paths(reads, writes)
+    if html_path is not None:
+        from ..run.report import check_page_path
+
+        check_page_path(html_path)
 
     printer = BatchPrinter(progress=progress, quiet=quiet, verbose=verbose)
     try:
@@ -158,6 +169,10 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
                                          report=report_path, callback=printer, backend=backend)
     finally:
         printer.close()
+    if html_path is not None:  # also after Ctrl-C: a page of what was done
+        from ..run.report import write_batch_html
+
+        write_batch_html(html_path, summary, settings, sources=sources, outdir=outdir)
     if as_json:
         click.echo(json.dumps(summary.to_json()))
     elif not quiet:

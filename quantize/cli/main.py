@@ -16,6 +16,7 @@ from .elbow import elbow
 from .image import image
 from .options import EXIT_CODES_HELP
 from .palette import palette
+from .report import report_command
 
 __all__ = ["cli", "main"]
 
@@ -31,7 +32,7 @@ def cli():
     """
 
 
-for command in (image, batch, palette, apply_command, elbow):
+for command in (image, batch, palette, apply_command, elbow, report_command):
     cli.add_command(command)
 
 

@@ -139,6 +139,8 @@ class FileResult:
 
     ``status`` is ``'done'``, ``'skipped'`` (up to date), ``'failed'`` or
     ``'cancelled'`` (not started, or abandoned, because of an interrupt).
+    ``preview`` is the HTML report's view of a file done with
+    ``settings.preview`` (:func:`quantize.io.preview.make_preview`).
     """
 
     input: str
@@ -154,6 +156,7 @@ class FileResult:
     traceback: Optional[str] = None
     iterations: Optional[int] = None
     converged: Optional[bool] = None
+    preview: Optional[dict] = None
 
     @property
     def psnr(self) -> Optional[float]:
@@ -413,9 +416,10 @@ def _process_file(settings: BatchSettings, input_path, output_path, codebook_out
         init = settings.init
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = write_image(job, input_path, output_path, codebook_path=codebook_output,
-                                 init_label=init if isinstance(init, str) else settings.record()["init"]
-                                 ).result
+            encoded = write_image(job, input_path, output_path, codebook_path=codebook_output,
+                                  init_label=init if isinstance(init, str)
+                                  else settings.record()["init"])
+        result = encoded.result
         out = os.stat(output_path)
     except MemoryError:
         exc = OutOfMemoryError(input_path)
@@ -435,7 +439,8 @@ def _process_file(settings: BatchSettings, input_path, output_path, codebook_out
             "mse": float(result.mse), "seconds": time.perf_counter() - started,
             "warnings": tuple(str(w.message) for w in caught),
             "input_mtime_ns": src.st_mtime_ns, "input_size": src.st_size,
-            "output_mtime_ns": out.st_mtime_ns, "output_size": out.st_size}
+            "output_mtime_ns": out.st_mtime_ns, "output_size": out.st_size,
+            **({"preview": encoded.preview} if encoded.preview is not None else {})}
 
 
 # --------------------------------------------------------------------------
@@ -654,7 +659,7 @@ def run_batch(items, settings: BatchSettings, outdir, *, jobs: Optional[int] = N
             seconds=payload.get("seconds", 0.0), error=payload.get("error"),
             exit_code=payload.get("exit_code", 0), warnings=payload.get("warnings", ()),
             traceback=payload.get("traceback"), iterations=payload.get("iterations"),
-            converged=payload.get("converged")))
+            converged=payload.get("converged"), preview=payload.get("preview")))
 
     jobs = available_cpus() if jobs is None else max(1, int(jobs))
     jobs = min(jobs, len(todo)) if todo else 1

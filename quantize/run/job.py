@@ -44,6 +44,9 @@ class ImageJob:
     skip_if_larger : bool
         Write nothing when the output would not be smaller than the input
         file (:func:`write_image`).
+    preview : bool
+        Also make the HTML report's view of the image
+        (:func:`quantize.io.preview.make_preview`), where the image is.
     """
 
     k: int = 16
@@ -66,6 +69,7 @@ class ImageJob:
     frame: Any = None
     max_scans: int = 500
     skip_if_larger: bool = False
+    preview: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ class EncodedImage:
         The k search, with a quality target.
     n_pixels : int
         Pixels of the input.
+    preview : dict or None
+        The report's view of the image, when the job asks for it.
     written : bool
         False when :func:`write_image` kept it back (``skip_if_larger``).
     """
@@ -89,6 +95,7 @@ class EncodedImage:
     data: bytes
     search: Any
     n_pixels: int
+    preview: Any = None
     written: bool = True
 
 
@@ -151,12 +158,18 @@ def encode_image(job: ImageJob, input_path, output_path) -> EncodedImage:
         raise OutputError(output_path, f"the {given} colours of the codebook and a transparent "
                                        "entry do not fit in a 256-colour palette; flatten with "
                                        "--background COLOR or use --mode reconstruct")
+    quantized = result.reconstruct() if job.mode != "palette" or job.preview else None
     if job.mode == "palette":
         data = encode_palette_png(result.labels, result.codebook, path=output_path,
                                   optimize=job.optimize)
     else:
-        data = encode_rgb(result.reconstruct(), job.fmt, path=output_path, optimize=job.optimize)
-    return EncodedImage(result, data, search, n_pixels)
+        data = encode_rgb(quantized, job.fmt, path=output_path, optimize=job.optimize)
+    preview = None
+    if job.preview:
+        from ..io.preview import make_preview
+
+        preview = make_preview(pixels, quantized, result.codebook, result.counts)
+    return EncodedImage(result, data, search, n_pixels, preview)
 
 
 def write_image(job: ImageJob, input_path, output_path, *, codebook_path=None, swatch_path=None,
