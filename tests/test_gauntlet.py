@@ -498,7 +498,7 @@ def test_pa_mode_is_normalised():
     # Pillow writes no file format with PA, so test the mode conversion itself.
     p_im, p_rgb = _palette_image()
     pa = p_im.convert("PA")
-    normal = quantize.io.decode._normalise(pa, None, "pa")
+    normal, _ = quantize.io.decode._normalise(pa, None, "pa")
     assert normal.mode == "RGBA"
     np.testing.assert_array_equal(np.asarray(normal.convert("RGB")), p_rgb)
 

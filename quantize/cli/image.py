@@ -41,7 +41,7 @@ from .options import (EXIT_CODES_HELP, FiniteFloat, _check_palette_size, _codebo
 def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, metric, mode,
           out_format, codebook_path, min_psnr, max_mse, swatch_path, as_json, quiet, verbose,
           max_pixels, frame, max_scans, color_space="srgb", sort="frequency", dither="none",
-          background=None, optimize=False):
+          background=None, optimize=False, output_quality=None):
     """Quantize one image IN into OUT ('-' reads stdin / writes stdout).
 
     With --min-psnr or --max-mse, -k is the most colours allowed and the
@@ -73,7 +73,7 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
     if codebook_path == "-" and output_path == "-":
         raise click.UsageError("the image and the codebook cannot both go to standard output")
     _refuse_terminals(inputs=[input_path], output=output_path)
-    fmt = _output_format(mode, out_format, output_path)
+    fmt = _output_format(mode, out_format, output_path, output_quality)
     from ..io.files import check_paths
     from ..run.job import ImageJob
 
@@ -85,7 +85,8 @@ def image(input_path, output_path, colors, max_iter, eps, init, attempts, seed, 
     job = ImageJob(k=colors, max_iter=max_iter, eps=eps, init=init, attempts=attempts, seed=seed,
                    metric=metric, color_space=color_space, sort=sort, target=target,
                    dither=dither, background=background, mode=mode, fmt=fmt, optimize=optimize,
-                   max_pixels=max_pixels, frame=frame, max_scans=max_scans)
+                   max_pixels=max_pixels, frame=frame, max_scans=max_scans,
+                   output_quality=output_quality)
     name = "stdin" if input_path == "-" else os.path.splitext(os.path.basename(input_path))[0]
     _run_one(job, input_path, output_path, as_json=as_json, quiet=quiet, verbose=verbose,
              codebook_path=codebook_path, swatch_path=swatch_path, init_label=init_label,

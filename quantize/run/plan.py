@@ -117,9 +117,10 @@ def collect_inputs(sources, *, recursive: bool = False, patterns=(), exclude=())
 def output_name(rel: str, settings) -> str:
     """The output's path relative to OUTDIR for an input's relative path.
 
-    Palette mode gives ``.png``; reconstruct mode gives the ``--format``'s
-    extension, or keeps the input's extension when that format can be
-    written (PNG, JPEG, WebP, TIFF, BMP), else ``.png``.
+    Palette mode gives ``.png`` (``.gif`` with ``--format gif``); reconstruct
+    mode gives the ``--format``'s extension, or keeps the input's extension
+    when that format can be written with any number of colours (PNG, JPEG,
+    WebP, TIFF, BMP), else ``.png``.
 
     ``settings`` is the batch's :class:`quantize.run.batch.BatchSettings`.
 
@@ -132,15 +133,19 @@ def output_name(rel: str, settings) -> str:
     'b.jpg'
     >>> output_name("b.gif", BatchSettings(mode="reconstruct"))
     'b.png'
+    >>> output_name("b.jpg", BatchSettings(out_format="GIF"))
+    'b.gif'
     """
     from ..io.encode import FORMAT_EXTENSIONS, OUTPUT_FORMATS
+    from ..vocabulary import CODES_FORMATS
 
     stem, ext = os.path.splitext(rel)
-    if settings.mode == "palette":
-        return stem + ".png"
     if settings.out_format:
         return stem + FORMAT_EXTENSIONS[settings.out_format]
-    if ext.lower() in OUTPUT_FORMATS:
+    if settings.mode == "palette":
+        return stem + ".png"
+    kept = OUTPUT_FORMATS.get(ext.lower())
+    if kept is not None and kept not in CODES_FORMATS:
         return stem + ext
     return stem + ".png"
 
