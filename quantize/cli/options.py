@@ -406,8 +406,14 @@ def _run_one(job, input_path, output_path, *, as_json, quiet, verbose, extra=Non
         chosen = f" (fewest colours for {job.target.describe()})" if encoded.search else ""
         iterations = f" iterations={summary['iterations']}" if "iterations" in summary else ""
         psnr = "inf" if summary["psnr"] is None else f"{summary['psnr']:.2f}"
+        written = ""
+        if "written_mse" in summary:
+            written_psnr = summary["written_psnr"]
+            written = (f" written: quality={summary['output_quality']} "
+                       f"mse={summary['written_mse']:.3f} psnr="
+                       + ("inf" if written_psnr is None else f"{written_psnr:.2f}"))
         click.echo(f"quantize: {input_path!r} -> {output_path!r}: k={summary['k']}{chosen}"
-                   f"{iterations} mse={summary['mse']:.3f} psnr={psnr} "
+                   f"{iterations} mse={summary['mse']:.3f} psnr={psnr}{written} "
                    f"seconds={summary['seconds']:.3f}", err=True)
     return summary
 
