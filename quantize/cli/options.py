@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import traceback
 
 import click
 
@@ -64,6 +63,8 @@ def _reports_errors(fn):
             sys.exit(0)
         except Exception as exc:  # a bug: short message unless -v
             if verbose:
+                import traceback
+
                 traceback.print_exc()
             raise CliError(f"internal error: {type(exc).__name__}: {exc}", 70) from None
 
@@ -387,7 +388,6 @@ def _run_one(job, input_path, output_path, *, as_json, quiet, verbose, extra=Non
     ``outputs`` go to :func:`quantize.run.job.write_image`; ``extra`` adds
     to the figures.
     """
-    import json
     import time
     import warnings
 
@@ -401,6 +401,8 @@ def _run_one(job, input_path, output_path, *, as_json, quiet, verbose, extra=Non
     summary = image_summary(job, encoded, input_path, output_path, time.perf_counter() - started)
     summary.update(extra or {})
     if as_json:
+        import json
+
         click.echo(json.dumps(summary), err=output_path == "-")
     elif verbose:
         chosen = f" (fewest colours for {job.target.describe()})" if encoded.search else ""

@@ -9,7 +9,6 @@ import io
 import os
 import re
 import sys
-import tempfile
 import threading
 import warnings
 from contextlib import contextmanager
@@ -231,7 +230,7 @@ def _c_messages(said: list):
         yield
         return
     try:
-        sink = tempfile.TemporaryFile()
+        sink = _anonymous_file()
     except OSError:
         os.close(saved)
         yield
@@ -251,6 +250,20 @@ def _c_messages(said: list):
 #: Where Pillow finds an orientation (``Image.getexif``): an image without
 #: any of these has none, and ImageOps is not even imported for it.
 _ORIENTATION_SOURCES = ("exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp")
+
+
+def _anonymous_file():
+    """A binary file with no name: in memory where the system offers one
+    (``memfd_create``), else ``tempfile.TemporaryFile`` (imported only then)."""
+    if hasattr(os, "memfd_create"):
+        try:
+            return io.open(os.memfd_create("quantize-stderr", getattr(os, "MFD_CLOEXEC", 0)),
+                           "w+b")
+        except OSError:
+            pass
+    import tempfile
+
+    return tempfile.TemporaryFile()
 
 
 def _apply_orientation(im):
