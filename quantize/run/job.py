@@ -38,8 +38,7 @@ class ImageJob:
         always written from the codes and the codebook), any of
         :data:`quantize.vocabulary.IMAGE_FORMATS` in reconstruct mode.
     optimize : bool
-        More zlib effort for PNGs (the default; the smallest of several zlib
-        settings).
+        More zlib effort for PNGs: the smallest of several zlib settings.
     output_quality : int, optional
         1-100, for the formats that take one (JPEG, WebP, AVIF); None: JPEG
         and AVIF at their default quality, WebP lossless.
