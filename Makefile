@@ -91,6 +91,8 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.dask_overhead
 	$(BIN)/python -m benchmarks.batch_throughput
+	$(BIN)/python -m benchmarks.startup
+	$(BIN)/python -m benchmarks.compression
 
 clean:
 	rm -rf $(VENV) out samples/out

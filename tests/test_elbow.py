@@ -253,3 +253,91 @@ def test_render_elbow_edge_cases():
                                   ([2, 4, 8], [100.0, 10.0, 1.0], 4)):
         with Image.open(io.BytesIO(render_elbow(ks, values, suggested=suggested))) as im:
             assert im.size == (760, 460)
+
+
+# --------------------------------------------------------------------------
+# The cost limit, the progress bar, --metric and --color-space
+
+
+def test_a_sweep_far_beyond_a_normal_run_is_refused_before_fitting(run, samples, out_dir,
+                                                                   monkeypatch):
+    import quantize.image.elbow
+
+    def no_fit(*a, **kw):
+        raise AssertionError("a refused sweep fits nothing")
+
+    monkeypatch.setattr(quantize.image.elbow, "fit_histogram", no_fit)
+    plot = out_dir / "elbow.png"
+    r = run("elbow", samples / "china.jpg", "--k", "2..1000", "--plot", plot)
+    assert r.exit_code == 2
+    assert "china.jpg" in r.stderr and "--allow-long" in r.stderr and "limit" in r.stderr
+    assert "2..1000" in r.stderr
+    assert os.listdir(out_dir) == []
+
+
+def test_the_limit_counts_colours_times_k(chelsea_small):
+    from quantize.core.histogram import colour_histogram, pixel_keys
+    from quantize.image.elbow import PER_FIT_COST, SWEEP_COST_LIMIT, sweep_cost
+
+    n = len(colour_histogram(pixel_keys(chelsea_small)))
+    assert sweep_cost(n, [4, 8]) == n * (4 + PER_FIT_COST) + n * (8 + PER_FIT_COST)
+    assert sweep_cost(n, [n, n + 5]) == 2 * n  # at least as many codes as colours: exact
+    # A small image's whole range stays within the limit; 2..32 on a million colours too.
+    assert sweep_cost(n, range(2, 1001)) < SWEEP_COST_LIMIT
+    assert sweep_cost(1_000_000, range(2, 33)) < SWEEP_COST_LIMIT / 10
+
+
+def test_allow_long_runs_a_sweep_beyond_the_limit(run, small_png, monkeypatch):
+    import quantize.image.elbow
+
+    monkeypatch.setattr(quantize.image.elbow, "SWEEP_COST_LIMIT", 1000.0)
+    r = run("elbow", small_png, "--k", "2..4", "--json")
+    assert r.exit_code == 2
+    assert r.stdout == ""
+    r = run("elbow", small_png, "--k", "2..4", "--json", "--allow-long")
+    assert r.exit_code == 0, r.output
+    assert [row["k"] for row in json.loads(r.stdout)["results"]] == [2, 3, 4]
+
+
+def test_elbow_help_explains_the_limit(run):
+    r = run("elbow", "--help")
+    assert r.exit_code == 0
+    for word in ("--allow-long", "refused", "--metric", "--color-space", "--progress"):
+        assert word in r.output, word
+
+
+def test_progress_bar_on_request_only(run, small_png):
+    r = run("elbow", small_png, "--k", "2..5", "--progress")
+    assert r.exit_code == 0, r.output
+    assert "elbow 0/4 k" in r.stderr and "%|" in r.stderr
+    assert r.stdout.splitlines()[0].split() == ["k", "codes", "inertia", "mse", "psnr"]
+    r = run("elbow", small_png, "--k", "2..5")  # stderr is not a terminal here
+    assert r.exit_code == 0
+    assert r.stderr == ""
+
+
+@pytest.mark.parametrize("args", [["--color-space", "oklab"], ["--metric", "manhattan"]])
+def test_elbow_points_are_what_image_gives_with_the_same_space_and_metric(run, small_png,
+                                                                           out_dir, args):
+    r = run("elbow", small_png, "--k", "3,6", "--json", *args)
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["options"][args[0][2:].replace("-", "_")] == args[1]
+    for row in doc["results"]:
+        if row["warm_start"]:
+            continue
+        one = run("image", small_png, "-k", row["k"], "-o", out_dir / f"{row['k']}.png",
+                  "--json", *args)
+        assert one.exit_code == 0, one.output
+        assert json.loads(one.stdout)["mse"] == pytest.approx(row["mse"], rel=1e-12)
+    default = json.loads(run("elbow", small_png, "--k", "3,6", "--json").stdout)
+    assert [row["mse"] for row in default["results"]] != [row["mse"] for row in doc["results"]]
+
+
+def test_sweep_keeps_one_labelling(chelsea_small):
+    from quantize.core.histogram import colour_histogram, pixel_keys
+
+    hist = colour_histogram(pixel_keys(chelsea_small))
+    result = sweep(hist, [2, 4, 8])
+    assert [p.fit.codes is None for p in result.points] == [True, True, False]
+    assert result.points[-1].fit.codes.shape == (len(hist),)

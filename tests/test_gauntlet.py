@@ -12,7 +12,6 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 
@@ -498,7 +497,7 @@ def test_pa_mode_is_normalised():
     # Pillow writes no file format with PA, so test the mode conversion itself.
     p_im, p_rgb = _palette_image()
     pa = p_im.convert("PA")
-    normal = quantize.io.decode._normalise(pa, None, "pa")
+    normal, _ = quantize.io.decode._normalise(pa, None, "pa")
     assert normal.mode == "RGBA"
     np.testing.assert_array_equal(np.asarray(normal.convert("RGB")), p_rgb)
 
@@ -751,8 +750,8 @@ def test_output_directory_is_a_file_exits_73(small_png, tmp_path):
 
 def test_symlink_planted_at_a_predictable_temporary_name_is_not_followed(
         small_png, out, tmp_path, monkeypatch):
-    # Make mkstemp's names predictable, and plant a symlink at the first one:
-    # mkstemp opens with O_CREAT | O_EXCL, so it moves on to the next name.
+    # Make the temporary names predictable, and plant a symlink at the first
+    # one: the file is opened with O_CREAT | O_EXCL, so the next name is taken.
     victim = tmp_path / "victim.txt"
     victim.write_bytes(b"precious")
 
@@ -767,7 +766,7 @@ def test_symlink_planted_at_a_predictable_temporary_name_is_not_followed(
             self.n += 1
             return f"guess{self.n}"
 
-    monkeypatch.setattr(tempfile, "_get_candidate_names", lambda: Names())
+    monkeypatch.setattr(quantize.io.files, "_candidate_names", lambda: Names())
     trap = out / f".quantize-{os.getpid()}-guess1.tmp"
     trap.symlink_to(victim)
     r = invoke("image", small_png, "-o", out / "o.png")

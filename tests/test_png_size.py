@@ -176,3 +176,50 @@ def test_order_codes_ties_and_transparency():
     assert order_codes(book, counts, "none", first=np.array([3, 2, 1, 0])).tolist() == [1, 3, 2, 0]
     with pytest.raises(ValueError, match="sort"):
         order_codes(book, counts, "hue")
+
+
+def _idat(data: bytes) -> bytes:
+    return b"".join(body for kind, body in chunks(data) if kind == "IDAT")
+
+
+def _rows_4bit(labels) -> bytes:
+    """Unfiltered PNG rows of 4-bit codes: a filter byte 0, then two codes a byte."""
+    labels = np.asarray(labels, np.uint8)
+    if labels.shape[1] % 2:
+        labels = np.pad(labels, ((0, 0), (0, 1)))
+    packed = (labels[:, 0::2] << 4) | labels[:, 1::2]
+    return np.concatenate([np.zeros((labels.shape[0], 1), np.uint8), packed], axis=1).tobytes()
+
+
+def _flat_graphic():
+    """Bands and boxes of eight colours: a screenshot-like image."""
+    labels = np.zeros((240, 320), np.uint8)
+    for i in range(8):
+        labels[30 * i:30 * i + 30, :] = i
+        labels[10 + 30 * i:20 + 30 * i, 40 * i:40 * i + 25] = (i + 3) % 8
+    return labels
+
+
+def test_flat_graphics_get_zlib_level_9_by_default():
+    from quantize.io.encode import FLAT_SHARE, PNG_ZLIB_FLAT
+
+    labels = _flat_graphic()
+    codebook = np.array([[i * 30, 255 - i * 30, (i * 70) % 256] for i in range(8)], np.uint8)
+    rows = _rows_4bit(labels)
+    level6 = zlib.compress(rows, 6)
+    assert len(level6) < FLAT_SHARE * len(rows)  # a flat graphic by the rule
+    level, mem, strategy = PNG_ZLIB_FLAT
+    packer = zlib.compressobj(level, zlib.DEFLATED, 15, mem, strategy)
+    level9 = packer.compress(rows) + packer.flush()
+    assert len(level9) < len(level6)
+    data = encode_palette_png(labels, codebook)
+    assert _idat(data) == level9
+    with Image.open(io.BytesIO(data)) as im:
+        np.testing.assert_array_equal(np.asarray(im), labels)
+
+
+def test_photos_keep_the_default_zlib_setting(chelsea_small):
+    result = quantize_image(chelsea_small, 16)
+    rows = _rows_4bit(result.labels)
+    data = encode_palette_png(result.labels, result.codebook)
+    assert _idat(data) == zlib.compress(rows, 6)

@@ -26,7 +26,7 @@ from .options import (EXIT_CODES_HELP, _check_palette_size, _output_format, _ref
 @_reports_errors
 def apply_command(input_path, codebook_path, output_path, mode, out_format, as_json, quiet, verbose,
                   max_pixels, frame, max_scans, color_space="srgb", dither="none", background=None,
-                  optimize=False):
+                  optimize=False, output_quality=None):
     """Map image IN onto an existing codebook (vector quantization) into OUT.
 
     Every pixel takes its nearest code. The codebook is kept as given (same
@@ -45,7 +45,7 @@ def apply_command(input_path, codebook_path, output_path, mode, out_format, as_j
     if input_path == "-" and codebook_path == "-":
         raise click.UsageError("the image and the codebook cannot both come from standard input")
     _refuse_terminals(inputs=[input_path, codebook_path], output=output_path)
-    fmt = _output_format(mode, out_format, output_path)
+    fmt = _output_format(mode, out_format, output_path, output_quality)
     from ..io.files import check_paths
 
     check_paths([("input", input_path), ("codebook", codebook_path)], [("output", output_path)])
@@ -56,6 +56,7 @@ def apply_command(input_path, codebook_path, output_path, mode, out_format, as_j
     _check_palette_size(mode, codebook=codebook, codebook_path=codebook_path)
     job = ImageJob(codebook=codebook, color_space=color_space, dither=dither,
                    background=background, mode=mode, fmt=fmt, optimize=optimize,
-                   max_pixels=max_pixels, frame=frame, max_scans=max_scans)
+                   max_pixels=max_pixels, frame=frame, max_scans=max_scans,
+                   output_quality=output_quality)
     _run_one(job, input_path, output_path, as_json=as_json, quiet=quiet, verbose=verbose,
              reads=[("codebook", codebook_path)], extra={"codebook": codebook_path})

@@ -8,9 +8,10 @@ import os
 import click
 
 from ..vocabulary import FORMAT_NAMES
-from .options import (CliError, EXIT_CODES_HELP, _check_palette_format, _check_palette_size,
-                      _dask_client, _explicit, _reports_errors, _resolve_init, color_space_option,
-                      input_options, kmeans_options, look_options, output_options,
+from .options import (CliError, EXIT_CODES_HELP, _check_output_quality, _check_palette_format,
+                      _check_palette_size, _check_writable, _dask_client, _explicit,
+                      _reports_errors, _resolve_init, color_space_option, input_options,
+                      kmeans_options, look_options, metric_option, output_options,
                       scheduler_options, sort_option)
 from .progress import BatchPrinter
 
@@ -26,6 +27,7 @@ from .progress import BatchPrinter
               help="Take only the files of a directory whose name (or path below it) matches "
                    "GLOB, e.g. '*.jpg'; repeatable.  [default: the extensions Pillow reads]")
 @kmeans_options
+@metric_option
 @output_options
 @color_space_option
 @sort_option
@@ -63,12 +65,13 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
           mode, out_format, codebook_path, write_codebooks, jobs, scheduler, scheduler_timeout,
           force, progress, report_path, as_json, quiet, verbose, max_pixels, frame, max_scans,
           color_space="srgb", sort="frequency", dither="none", background=None, optimize=False,
-          html_path=None):
+          html_path=None, metric="euclidean", output_quality=None):
     """Quantize many images (files, or directories of them) into OUTDIR, in parallel.
 
-    The output tree mirrors the input tree; palette mode writes NAME.png,
-    reconstruct mode keeps the input's format (PNG if it cannot be written)
-    unless --format says otherwise.
+    The output tree mirrors the input tree; palette mode writes NAME.png
+    (NAME.gif with --format gif), reconstruct mode keeps the input's format
+    (PNG if it cannot be written, or is GIF) unless --format says otherwise;
+    --output-quality applies to the JPEG, WebP and AVIF outputs.
 
     \b
     Resumable: an output that is up to date (not older than its input, and
@@ -104,6 +107,9 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
         raise click.UsageError("batch reads files and directories, not standard input; "
                                "use 'quantize image - -o -' for a filter")
     _check_palette_format(mode, out_format)
+    fmt = FORMAT_NAMES[out_format.lower()] if out_format else None
+    _check_writable(fmt)
+    _check_output_quality(mode, fmt, output_quality)
     if write_codebooks and codebook_path is not None:
         raise click.UsageError("--write-codebooks has nothing to write with --codebook "
                                "(the codebook is the one given)")
@@ -125,12 +131,15 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
 
         codebook = load_codebook(codebook_path).colors
         _check_palette_size(mode, codebook=codebook, codebook_path=codebook_path)
-        unused = _explicit(["colors", "max_iter", "eps", "init", "attempts", "seed", "sort"])
+        unused = _explicit(["colors", "max_iter", "eps", "init", "attempts", "seed", "sort",
+                            "metric"])
         if unused and not quiet:
             names = ", ".join("--" + n.replace("_", "-") for n in unused)
             click.echo(f"quantize: warning: {names} not used: the codebook is given", err=True)
     settings = batchlib.BatchSettings(
-        mode=mode, out_format=FORMAT_NAMES[out_format.lower()] if out_format and mode != "palette" else None,
+        # Palette mode writes PNG unless asked for GIF (recorded only then).
+        mode=mode, out_format=None if mode == "palette" and fmt != "GIF" else fmt,
+        metric=metric, output_quality=output_quality,
         k=colors, max_iter=max_iter, eps=eps, init=init, attempts=attempts, seed=seed,
         codebook=codebook, write_codebooks=write_codebooks, verbose=bool(verbose),
         max_pixels=max_pixels, frame=frame, max_scans=max_scans, color_space=color_space,

@@ -51,10 +51,10 @@ from .options import (EXIT_CODES_HELP, FiniteFloat, _check_palette_size, _codebo
 @look_options
 @report_options("k, iterations, inertia, MSE, PSNR and seconds")
 @_reports_errors
-def image(inputs, output_path, suffix, force, skip_if_larger, colors, max_iter, eps, init, attempts, seed, metric, mode,
-          out_format, codebook_path, min_psnr, max_mse, swatch_path, as_json, quiet, verbose,
+def image(inputs, output_path, suffix, force, skip_if_larger, colors, max_iter, eps, init,
+          attempts, seed, metric, mode, out_format, codebook_path, min_psnr, max_mse, swatch_path, as_json, quiet, verbose,
           max_pixels, frame, max_scans, color_space="srgb", sort="frequency", dither="none",
-          background=None, optimize=False):
+          background=None, optimize=False, output_quality=None):
     """Quantize images IN... into palette PNGs or reconstructed images.
 
     With -o, one image IN goes to OUT ('-' reads stdin / writes stdout).
@@ -109,7 +109,7 @@ def image(inputs, output_path, suffix, force, skip_if_larger, colors, max_iter, 
     if codebook_path == "-" and "-" in outputs:
         raise click.UsageError("the image and the codebook cannot both go to standard output")
     _refuse_terminals(inputs=inputs, output="-" if "-" in outputs else None)
-    formats = [_output_format(mode, out_format, out) for out in outputs]
+    formats = [_output_format(mode, out_format, out, output_quality) for out in outputs]
     reads = [] if init_label in INIT_METHOD_NAMES else [("--init codebook", init_label)]
     check_paths([("input", path) for path in inputs] + reads,
                 [("output", out) for out in outputs]
@@ -120,7 +120,7 @@ def image(inputs, output_path, suffix, force, skip_if_larger, colors, max_iter, 
                    metric=metric, color_space=color_space, sort=sort, target=target,
                    dither=dither, background=background, mode=mode, optimize=optimize,
                    max_pixels=max_pixels, frame=frame, max_scans=max_scans,
-                   skip_if_larger=skip_if_larger)
+                   skip_if_larger=skip_if_larger, output_quality=output_quality)
     one = dict(as_json=as_json, quiet=quiet, verbose=verbose, codebook_path=codebook_path,
                swatch_path=swatch_path, init_label=init_label, reads=reads)
     if output_path is not None:  # one input, one named output: errors end the command

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import signal
 import sys
 import threading
@@ -10,18 +11,49 @@ import click
 
 from .. import __version__
 from ..errors import Terminated
-from .apply import apply_command
-from .batch import batch
-from .elbow import elbow
-from .image import image
 from .options import EXIT_CODES_HELP
-from .palette import palette
-from .report import report_command
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "COMMANDS"]
+
+#: The commands, in the order ``--help`` lists them: each name with its
+#: module and the click command in it. A command's module is imported only
+#: when that command runs (``--help`` imports them all, for their help
+#: lines), so that ``quantize image`` does not load what ``batch`` needs.
+COMMANDS = {
+    "image": ("image", "image"),
+    "batch": ("batch", "batch"),
+    "palette": ("palette", "palette"),
+    "apply": ("apply", "apply_command"),
+    "elbow": ("elbow", "elbow"),
+    "report": ("report", "report_command"),
+}
 
 
-@click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """A group whose commands are imported when first asked for."""
+
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[name]
+        return getattr(importlib.import_module(f"{__package__}.{module}"), attribute)
+
+    @property
+    def commands(self):
+        """Every command, by name (importing all their modules)."""
+        return {name: self.get_command(None, name) for name in COMMANDS}
+
+    @commands.setter
+    def commands(self, value):  # click's constructor sets it; ours come from COMMANDS
+        if value:
+            raise ValueError("quantize's commands are listed in COMMANDS")
+
+
+@click.group(cls=_Commands, epilog=EXIT_CODES_HELP,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="quantize")
 def cli():
     """Reduce the colours of images with k-means.
@@ -30,10 +62,6 @@ def cli():
     indexed palette PNG (or the reconstructed image) plus, optionally, the
     codebook as JSON.
     """
-
-
-for command in (image, batch, palette, apply_command, elbow, report_command):
-    cli.add_command(command)
 
 
 def _on_sigterm(signum, frame):

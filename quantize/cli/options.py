@@ -9,14 +9,13 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import traceback
 
 import click
 
 from ..errors import EXIT_CODES, OutOfMemoryError, QuantizeError, QuantizeWarning, Terminated
 from ..run.job import ImageJob
 from ..vocabulary import (COLOR_SPACES, DITHER_METHODS, FORMAT_NAMES, INIT_METHOD_NAMES,
-                          METRICS, SORT_RULES)
+                          METRICS, PALETTE_FORMATS, QUALITY_FORMATS, SORT_RULES)
 
 EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(
     f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items()
@@ -69,6 +68,8 @@ def _reports_errors(fn):
             sys.exit(0)
         except Exception as exc:  # a bug: short message unless -v
             if verbose:
+                import traceback
+
                 traceback.print_exc()
             raise CliError(f"internal error: {type(exc).__name__}: {exc}", 70) from None
 
@@ -312,17 +313,24 @@ def input_options(fn):
 
 
 def output_options(fn):
-    """--mode and --format, for every command that writes images."""
+    """--mode, --format and --output-quality, for every command that writes images."""
     options = [
         click.option("--mode", type=click.Choice(["palette", "reconstruct"]), default="palette",
                      show_default=True,
-                     help="palette: indexed PNG whose palette is the codebook; "
+                     help="palette: indexed PNG (or GIF) whose palette is the codebook; "
                           "reconstruct: every pixel replaced by its code's colour, in the "
                           "output's format."),
         click.option("--format", "out_format", type=click.Choice(sorted(FORMAT_NAMES), case_sensitive=False),
                      default=None,
-                     help="Output format in reconstruct mode (default: from the extension, PNG "
-                          "for '-')."),
+                     help="Output format (default: from the extension, PNG for '-'). Palette "
+                          "mode writes png or gif; gif's palette is the codebook in either mode "
+                          "(at most 256 colours; transparency kept, translucency refused). avif "
+                          "needs a Pillow with AVIF."),
+        click.option("--output-quality", "output_quality", type=click.IntRange(1, 100),
+                     default=None, metavar="N",
+                     help="Quality 1-100 of a lossy output in reconstruct mode: JPEG, WebP, "
+                          "AVIF. --json then also reports the file's own written_mse and "
+                          "written_psnr.  [default: JPEG 95, AVIF 90, WebP lossless]"),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -385,7 +393,6 @@ def _run_one(job, input_path, output_path, *, as_json, quiet, verbose, extra=Non
     ``outputs`` go to :func:`quantize.run.job.write_image`; ``extra`` adds
     to the figures.
     """
-    import json
     import time
     import warnings
 
@@ -401,13 +408,21 @@ def _run_one(job, input_path, output_path, *, as_json, quiet, verbose, extra=Non
     if job.skip_if_larger:
         summary["written"] = encoded.written
     if as_json:
+        import json
+
         click.echo(json.dumps(summary), err=output_path == "-")
     elif verbose:
         chosen = f" (fewest colours for {job.target.describe()})" if encoded.search else ""
         iterations = f" iterations={summary['iterations']}" if "iterations" in summary else ""
         psnr = "inf" if summary["psnr"] is None else f"{summary['psnr']:.2f}"
+        written = ""
+        if "written_mse" in summary:
+            written_psnr = summary["written_psnr"]
+            written = (f" written: quality={summary['output_quality']} "
+                       f"mse={summary['written_mse']:.3f} psnr="
+                       + ("inf" if written_psnr is None else f"{written_psnr:.2f}"))
         click.echo(f"quantize: {input_path!r} -> {output_path!r}: k={summary['k']}{chosen}"
-                   f"{iterations} mse={summary['mse']:.3f} psnr={psnr} "
+                   f"{iterations} mse={summary['mse']:.3f} psnr={psnr}{written} "
                    f"seconds={summary['seconds']:.3f}", err=True)
     if not encoded.written:
         from ..errors import NotSmallerError
@@ -463,16 +478,33 @@ def _refuse_terminals(inputs=(), output=None) -> None:
 def _check_palette_format(mode, out_format, output_path=None) -> None:
     if mode != "palette":
         return
-    if out_format and out_format.lower() != "png":
-        raise click.BadParameter(f"palette mode writes PNG, not {out_format}; "
+    if out_format and FORMAT_NAMES[out_format.lower()] not in PALETTE_FORMATS:
+        raise click.BadParameter(f"palette mode writes PNG or GIF, not {out_format}; "
                                  "use --mode reconstruct for other formats",
                                  param_hint="'--format'")
     if output_path not in (None, "-"):
         from ..io.encode import format_for_path
-        if format_for_path(output_path, default="PNG") != "PNG":
-            raise click.BadParameter(f"palette mode writes PNG, not {output_path!r}; "
+        if format_for_path(output_path, default="PNG") not in PALETTE_FORMATS:
+            raise click.BadParameter(f"palette mode writes PNG or GIF, not {output_path!r}; "
                                      "use --mode reconstruct for other formats",
                                      param_hint="'-o' / '--output'")
+
+
+def _check_output_quality(mode, fmt, quality) -> None:
+    """--output-quality applies to a lossy format in reconstruct mode; refuse it elsewhere.
+
+    ``fmt`` is the Pillow format, or None when each output keeps its input's
+    (a batch): the quality then applies to the outputs that take one.
+    """
+    if quality is None:
+        return
+    if mode == "palette":
+        raise click.BadParameter("palette mode writes a lossless PNG or GIF; --output-quality "
+                                 "applies to JPEG, WebP and AVIF in --mode reconstruct",
+                                 param_hint="'--output-quality'")
+    if fmt is not None and fmt not in QUALITY_FORMATS:
+        raise click.BadParameter(f"{fmt} is lossless; --output-quality applies to JPEG, WebP "
+                                 "and AVIF", param_hint="'--output-quality'")
 
 
 def _check_palette_size(mode, k=None, codebook=None, codebook_path=None) -> None:
@@ -487,20 +519,43 @@ def _check_palette_size(mode, k=None, codebook=None, codebook_path=None) -> None
                                  "use --mode reconstruct for more", param_hint="'-k' / '--colors'")
 
 
-def _output_format(mode, out_format, output_path) -> str:
-    """The Pillow format of an image output: PNG in palette mode (checked), else
-    ``--format``, else the extension (PNG for standard output)."""
+def _output_format(mode, out_format, output_path, output_quality=None) -> str:
+    """The Pillow format of an image output, checked against the mode and --output-quality.
+
+    ``--format``, else the extension (PNG for standard output, and in palette
+    mode for an extension that names no format); palette mode writes PNG or
+    GIF only.
+    """
     _check_palette_format(mode, out_format, output_path)
-    if mode == "palette" or (not out_format and output_path == "-"):
-        return "PNG"
-    if out_format:
-        return FORMAT_NAMES[out_format.lower()]
     from ..io.encode import format_for_path
 
+    if out_format:
+        fmt = FORMAT_NAMES[out_format.lower()]
+    elif output_path == "-":
+        fmt = "PNG"
+    elif mode == "palette":
+        fmt = format_for_path(output_path, default="PNG")
+    else:
+        try:
+            fmt = format_for_path(output_path)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'-o' / '--output'") from None
+    _check_writable(fmt)
+    _check_output_quality(mode, fmt, output_quality)
+    return fmt
+
+
+def _check_writable(fmt) -> None:
+    """A usage error for a format this Pillow cannot write (AVIF without its encoder)."""
+    if fmt != "AVIF":
+        return
+    from ..errors import OutputError
+    from ..io.encode import check_writable
+
     try:
-        return format_for_path(output_path)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="'-o' / '--output'") from None
+        check_writable(fmt)
+    except OutputError as exc:
+        raise click.BadParameter(exc.message, param_hint="'--format' / '-o'") from None
 
 
 def _explicit(names) -> list:

@@ -31,15 +31,17 @@ not what an independent ``quantize image -k K`` run gives.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
 from ..core.histogram import ColourHistogram
+from .fit import nearest_codes_in
 from .pipeline import HistogramFit, fit_histogram, nearest_codes, psnr_from_mse
 
-__all__ = ["ElbowPoint", "ElbowResult", "sweep", "knee", "parse_k_spec", "KNEE_METHOD"]
+__all__ = ["ElbowPoint", "ElbowResult", "sweep", "knee", "parse_k_spec", "sweep_cost",
+           "fit_cost", "KNEE_METHOD", "SWEEP_COST_LIMIT", "PER_FIT_COST"]
 
 #: The knee rule, as reported by the CLI and the JSON output.
 KNEE_METHOD = ("largest distance below the chord from the first to the last point, "
@@ -47,6 +49,46 @@ KNEE_METHOD = ("largest distance below the chord from the first to the last poin
 
 #: Largest k a sweep accepts (a codebook of every 24-bit colour is pointless).
 MAX_K = 65536
+
+#: The fixed work of one fit (its seedings, its coarse levels), counted as
+#: this many codes: a fit of k codes to n colours costs about n·(k + 32)
+#: colour-code distances. Measured on the samples (docs/codebooks.md).
+PER_FIT_COST = 32
+#: The most work :func:`sweep_cost` lets a sweep have without being asked
+#: twice: 2·10¹⁰, some forty times the default sweep (k = 2..32) on a
+#: 12-megapixel photo of a million colours, and ten minutes or more of
+#: fitting (docs/codebooks.md gives the measured rate).
+SWEEP_COST_LIMIT = 2e10
+
+
+def fit_cost(n_colours: int, k: int) -> float:
+    """The estimated work of fitting ``k`` codes to ``n_colours`` colours.
+
+    ``n_colours · (k + PER_FIT_COST)``; a histogram with at most k colours
+    is its own codebook and costs only its labelling, ``n_colours``.
+
+    Examples
+    --------
+    >>> fit_cost(1000, 16), fit_cost(10, 16)
+    (48000.0, 10.0)
+    """
+    if n_colours <= k:
+        return float(n_colours)
+    return float(n_colours) * (k + PER_FIT_COST)
+
+
+def sweep_cost(n_colours: int, ks: Sequence[int]) -> float:
+    """The estimated work of a sweep: :func:`fit_cost` summed over its distinct k.
+
+    Compared with :data:`SWEEP_COST_LIMIT` by the command line before a
+    sweep starts: a range such as 2..1000 on a photo would fit for hours.
+
+    Examples
+    --------
+    >>> sweep_cost(1000, [2, 4, 4])
+    70000.0
+    """
+    return sum(fit_cost(n_colours, k) for k in set(int(k) for k in ks))
 
 
 @dataclass(frozen=True)
@@ -69,7 +111,9 @@ class ElbowPoint:
         True when the independent fit was worse than the previous k and the
         sweep kept a warm-started codebook instead (see the module notes).
     fit : HistogramFit
-        The codebook, codes and counts.
+        The codebook and counts. Its ``codes`` (one per colour of the
+        histogram) are kept for the last point only, and None for the
+        others, so that a long sweep holds one labelling at a time.
     """
 
     k: int
@@ -225,10 +269,11 @@ def knee(xs: Sequence[float], ys: Sequence[float]) -> Optional[int]:
     return best
 
 
-def _fit_from_codebook(hist: ColourHistogram, codebook: np.ndarray) -> HistogramFit:
-    """The fit of a fixed uint8 codebook: nearest codes, unused codes dropped,
-    most used first (as fit_histogram orders its codebooks)."""
-    codes, sq_dist = nearest_codes(hist.colours, codebook)
+def _fit_from_codebook(hist: ColourHistogram, codebook: np.ndarray,
+                       color_space: str = "srgb") -> HistogramFit:
+    """The fit of a fixed uint8 codebook: nearest codes (in ``color_space``),
+    unused codes dropped, most used first (as fit_histogram orders its codebooks)."""
+    codes, sq_dist = nearest_codes_in(hist.colours, codebook, color_space)
     counts = np.bincount(codes, weights=hist.counts, minlength=codebook.shape[0]).astype(np.int64)
     used = np.flatnonzero(counts > 0)
     keys = (codebook[used, 0].astype(np.int64) << 16) | (codebook[used, 1].astype(np.int64) << 8) \
@@ -263,7 +308,8 @@ def _extend_codebook(hist: ColourHistogram, codebook: np.ndarray, k: int) -> np.
 
 def sweep(hist: ColourHistogram, ks: Sequence[int], *, max_iter: int = 100, eps: float = 0.25,
           init: str = "kmeans++", attempts: int = 1, seed=0,
-          callback: Optional[Callable[[ElbowPoint], None]] = None) -> ElbowResult:
+          callback: Optional[Callable[[ElbowPoint], None]] = None,
+          metric: str = "euclidean", color_space: str = "srgb") -> ElbowResult:
     """Fit a codebook for each k of ``ks`` to one histogram; report distortion and the knee.
 
     Parameters
@@ -278,6 +324,10 @@ def sweep(hist: ColourHistogram, ks: Sequence[int], *, max_iter: int = 100, eps:
         gives (unless flagged ``warm_start``).
     callback : callable, optional
         Called with each :class:`ElbowPoint` as soon as it is done.
+    metric, color_space
+        As in :func:`quantize.image.pipeline.fit_histogram`: the distance the
+        codebooks are fitted with and the space "nearest" is measured in.
+        Inertia, MSE and PSNR stay Euclidean in sRGB.
 
     Returns
     -------
@@ -306,23 +356,26 @@ def sweep(hist: ColourHistogram, ks: Sequence[int], *, max_iter: int = 100, eps:
     n_pixels = hist.n_pixels
     points = []
     previous = None
+    space = {"metric": metric, "color_space": color_space}
     for k in ks:
         fit = fit_histogram(hist, k, max_iter=max_iter, eps=eps, init=init, attempts=attempts,
-                            seed=seed)
+                            seed=seed, **space)
         warm = False
         if previous is not None and fit.inertia > previous.inertia:
             warm = True
             extended = _extend_codebook(hist, previous.fit.codebook, k)
-            best = _fit_from_codebook(hist, extended)
+            best = _fit_from_codebook(hist, extended, color_space)
             if extended.shape[0] == k and len(hist) > k:
                 again = fit_histogram(hist, k, max_iter=max_iter, eps=eps,
-                                      init=extended.astype(np.float64), seed=seed)
+                                      init=extended.astype(np.float64), seed=seed, **space)
                 if again.inertia < best.inertia:
                     best = again
             fit = best
         mse = fit.inertia / (3 * n_pixels)
         point = ElbowPoint(k, int(fit.codebook.shape[0]), float(fit.inertia), mse,
                            psnr_from_mse(mse), warm, fit)
+        if points:  # only the last point keeps its labelling
+            points[-1] = replace(points[-1], fit=replace(points[-1].fit, codes=None))
         points.append(point)
         previous = point
         if callback is not None:

@@ -13,13 +13,13 @@ import numpy as np
 from ..core import colorspace as _cs
 from .fit import HistogramFit, apply_rgb, fit_histogram, nearest_codes, quantize_rgb
 from .result import (SORT_RULES, QuantizeResult, _check_sort, order_codes, pixel_inertia,
-                     psnr_from_mse, relabel)
+                     pixel_mse, psnr_from_mse, relabel)
 from .transparency import apply_rgba, quantize_rgba
 
 # The entry points, and the image layer's public names they work with.
 __all__ = [
     "QuantizeResult", "HistogramFit", "quantize_image", "fit_histogram", "apply_codebook",
-    "nearest_codes", "psnr_from_mse", "SORT_RULES", "order_codes", "pixel_inertia", "relabel",
+    "nearest_codes", "psnr_from_mse", "SORT_RULES", "order_codes", "pixel_inertia", "pixel_mse", "relabel",
 ]
 
 def quantize_image(

@@ -14,7 +14,7 @@ from ..core import colorspace as _cs
 from ..vocabulary import SORT_RULES
 
 __all__ = ["QuantizeResult", "fit_options", "psnr_from_mse", "SORT_RULES", "order_codes", "pixel_inertia",
-           "premultiplied", "relabel"]
+           "pixel_mse", "premultiplied", "relabel"]
 
 
 
@@ -201,6 +201,37 @@ def pixel_inertia(pixels, codebook, labels, rows: int = 256) -> float:
             diff = block.astype(np.int32) - quant
             total += float(np.einsum("ijk,ijk->", diff, diff, dtype=np.int64))
     return total
+
+
+def pixel_mse(reference, image, rows: int = 256) -> float:
+    """Mean squared error between two images of the same shape, as :attr:`QuantizeResult.mse` measures it.
+
+    RGB: over R, G and B. RGBA: over premultiplied R, G, B and alpha, so
+    that the colour of a fully transparent pixel costs nothing.
+
+    Parameters
+    ----------
+    reference, image : ndarray of shape (H, W, 3) or (H, W, 4), uint8
+
+    Examples
+    --------
+    >>> a = np.zeros((1, 2, 3), np.uint8); b = a.copy(); b[0, 0, 0] = 6
+    >>> pixel_mse(a, b)
+    6.0
+    """
+    reference, image = np.asarray(reference), np.asarray(image)
+    if reference.shape != image.shape or reference.ndim != 3 or reference.shape[2] not in (3, 4):
+        raise ValueError(f"images must have the same (H, W, 3) or (H, W, 4) shape, got "
+                         f"{reference.shape} and {image.shape}")
+    total = 0.0
+    for r0 in range(0, reference.shape[0], rows):
+        if reference.shape[2] == 4:
+            diff = premultiplied(reference[r0:r0 + rows]) - premultiplied(image[r0:r0 + rows])
+            total += float(np.einsum("ijk,ijk->", diff, diff))
+        else:
+            diff = reference[r0:r0 + rows].astype(np.int32) - image[r0:r0 + rows]
+            total += float(np.einsum("ijk,ijk->", diff, diff, dtype=np.int64))
+    return total / reference.size
 
 
 def relabel(result: QuantizeResult, pixels, labels, *, sort=None) -> QuantizeResult:

@@ -9,19 +9,20 @@ import io
 import os
 import re
 import sys
-import tempfile
 import threading
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Optional, Tuple
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from ..errors import (BadImageError, InputMissingError, OutOfMemoryError, QuantizeError,
                       QuantizeWarning)
 
-__all__ = ["load_rgb", "load_rgba", "readable_extensions", "READ_FORMATS", "DEFAULT_MAX_PIXELS",
-           "DEFAULT_MAX_SCANS"]
+__all__ = ["load_rgb", "load_rgba", "load_image", "ImageMetadata", "decode_written",
+           "readable_extensions", "READ_FORMATS", "DEFAULT_MAX_PIXELS", "DEFAULT_MAX_SCANS"]
 
 
 #: Pillow formats that are read. Anything else (EPS, PSD, PDF, ICO, ...) is
@@ -153,8 +154,8 @@ def _count_scans(f) -> int:
 def _decode(path, *, max_pixels: int, frame, max_scans: int = DEFAULT_MAX_SCANS):
     """Open ``path`` as an allowed format, check its header and decode it fully.
 
-    Returns the loaded Pillow image (EXIF orientation applied) and its ICC
-    profile (bytes or None). Every failure is an :class:`InputMissingError`
+    Returns the loaded Pillow image (EXIF orientation applied), its ICC
+    profile (bytes or None) and its DPI (a pair of floats, or None). Every failure is an :class:`InputMissingError`
     (66) or a :class:`BadImageError` (65).
     """
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
@@ -183,7 +184,10 @@ def _decode(path, *, max_pixels: int, frame, max_scans: int = DEFAULT_MAX_SCANS)
             with _c_messages(said):
                 im.load()
             icc = im.info.get("icc_profile")
-            im = _apply_orientation(im)
+            dpi = _dpi_of(im)
+            im, swapped = _apply_orientation(im)
+            if swapped and dpi is not None:
+                dpi = dpi[::-1]
         except QuantizeError:
             raise
         except UnidentifiedImageError:
@@ -200,7 +204,19 @@ def _decode(path, *, max_pixels: int, frame, max_scans: int = DEFAULT_MAX_SCANS)
             raise BadImageError(path, f"cannot decode image: {detail}") from None
     for line in said:
         warnings.warn(f"decoder: {line}", QuantizeWarning, stacklevel=3)
-    return im, icc
+    return im, icc, dpi
+
+
+def _dpi_of(im):
+    """The image's resolution as two positive finite floats, or None when it has none."""
+    dpi = im.info.get("dpi")
+    try:
+        x, y = (float(d) for d in dpi)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    if not (0 < x < 1e6 and 0 < y < 1e6):  # also refuses NaN
+        return None
+    return (x, y)
 
 
 @contextmanager
@@ -216,7 +232,7 @@ def _c_messages(said: list):
         yield
         return
     try:
-        sink = tempfile.TemporaryFile()
+        sink = _anonymous_file()
     except OSError:
         os.close(saved)
         yield
@@ -233,13 +249,40 @@ def _c_messages(said: list):
             said.extend(" ".join(line.split()) for line in text.splitlines() if line.strip())
 
 
+#: Where Pillow finds an orientation (``Image.getexif``): an image without
+#: any of these has none, and ImageOps is not even imported for it.
+_ORIENTATION_SOURCES = ("exif", "Raw profile type exif", "XML:com.adobe.xmp", "xmp")
+
+
+def _anonymous_file():
+    """A binary file with no name: in memory where the system offers one
+    (``memfd_create``), else ``tempfile.TemporaryFile`` (imported only then)."""
+    if hasattr(os, "memfd_create"):
+        try:
+            return io.open(os.memfd_create("quantize-stderr", getattr(os, "MFD_CLOEXEC", 0)),
+                           "w+b")
+        except OSError:
+            pass
+    import tempfile
+
+    return tempfile.TemporaryFile()
+
+
 def _apply_orientation(im):
-    """Apply the EXIF orientation; a damaged EXIF block is only a warning."""
+    """Apply the EXIF orientation; a damaged EXIF block is only a warning.
+
+    Returns (image, whether its axes were swapped: a quarter turn or a transpose).
+    """
+    if not hasattr(im, "tag_v2") and not any(key in im.info for key in _ORIENTATION_SOURCES):
+        return im, False
     try:
-        return ImageOps.exif_transpose(im)
+        from PIL import ImageOps
+
+        orientation = im.getexif().get(0x0112, 1)
+        return ImageOps.exif_transpose(im), orientation in (5, 6, 7, 8)
     except Exception as exc:  # noqa: BLE001 - metadata must not sink the pixels
         warnings.warn(f"ignoring unreadable EXIF orientation ({exc})", QuantizeWarning, stacklevel=4)
-        return im
+        return im, False
 
 
 def _imagecms():
@@ -261,13 +304,16 @@ def _to_srgb(im, icc: bytes):
     Profiles that already describe sRGB are left alone, so sRGB images keep
     their exact values. Without ImageCms, or with a profile it cannot use, the
     values are taken as sRGB and a warning says so.
+
+    Returns (image, whether its values are now known to be sRGB: converted,
+    or so described by the profile).
     """
     cms = _imagecms()
     if cms is None:
         warnings.warn("the image has an embedded ICC colour profile, but Pillow has no "
                       "LittleCMS support (PIL.ImageCms); its colours are read as sRGB",
                       QuantizeWarning, stacklevel=4)
-        return im
+        return im, False
     try:
         source = cms.ImageCmsProfile(io.BytesIO(icc))
         description = (cms.getProfileDescription(source) or "").strip()
@@ -275,15 +321,15 @@ def _to_srgb(im, icc: bytes):
     except Exception as exc:  # noqa: BLE001 - a bad profile is not a bad image
         warnings.warn(f"ignoring an unreadable embedded ICC profile ({exc}); colours are read "
                       "as sRGB", QuantizeWarning, stacklevel=4)
-        return im
+        return im, False
     if description.lower().startswith("srgb") or (space == "Lab " and im.mode == "LAB"):
-        return im  # already sRGB; or CIELAB, which Pillow converts to sRGB itself
+        return im, True  # already sRGB; or CIELAB, which Pillow converts to sRGB itself
     kind = _PROFILE_KINDS.get(space)
     ours = {"L": "L", "LA": "L", "La": "L", "CMYK": "CMYK"}.get(im.mode, "RGB")
     if kind is None or kind != ours:
         warnings.warn(f"ignoring an embedded ICC profile for {space.strip() or '?'} data in a "
                       f"{im.mode} image; colours are read as sRGB", QuantizeWarning, stacklevel=4)
-        return im
+        return im, False
     alpha = im.getchannel("A") if im.mode in ("RGBA", "LA", "PA") else None
     if im.mode == "P" and "transparency" in im.info:
         alpha = im.convert("RGBA").getchannel("A")
@@ -293,10 +339,10 @@ def _to_srgb(im, icc: bytes):
     except Exception as exc:  # noqa: BLE001
         warnings.warn(f"could not convert the embedded ICC profile to sRGB ({exc}); colours are "
                       "read as sRGB", QuantizeWarning, stacklevel=4)
-        return im
+        return im, False
     if alpha is not None:
         out.putalpha(alpha)
-    return out
+    return out, True
 
 
 def _to_8bit(im, path=None):
@@ -336,21 +382,24 @@ def _normalise(im, icc, path):
     converted to sRGB, and every other mode (1, L, P, CMYK, YCbCr, LAB, ...)
     goes through Pillow's conversion. Alpha is kept here; :func:`load_rgb`
     drops it.
+
+    Returns (image, whether an ICC profile made its values known sRGB).
     """
     if im.mode in ("I", "F") or im.mode.startswith("I;16"):
         im = _to_8bit(im, path)
+    srgb = False
     if icc:
-        im = _to_srgb(im, icc)
+        im, srgb = _to_srgb(im, icc)
     has_alpha = im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
         im.mode in ("P", "L", "RGB", "1") and "transparency" in im.info)
     target = "RGBA" if has_alpha else "RGB"
     if im.mode == target:
-        return im
+        return im, srgb
     try:
-        return im.convert(target)
+        return im.convert(target), srgb
     except ValueError:
         try:
-            return im.convert("RGBA" if has_alpha else "L").convert(target)
+            return im.convert("RGBA" if has_alpha else "L").convert(target), srgb
         except ValueError:
             raise BadImageError(path, f"unsupported image mode {im.mode}") from None
 
@@ -392,8 +441,8 @@ def load_rgb(path, *, max_pixels: int = DEFAULT_MAX_PIXELS, frame=None,
         The file is not an image in an allowed format, is damaged, has too
         many or no pixels, non-finite values, or no such frame (65).
     """
-    im, icc = _decode(path, max_pixels=max_pixels, frame=frame, max_scans=max_scans)
-    im = _normalise(im, icc, path)
+    im, icc, _ = _decode(path, max_pixels=max_pixels, frame=frame, max_scans=max_scans)
+    im, _ = _normalise(im, icc, path)
     if im.mode == "RGBA":  # transparency is not carried through the pipeline (yet)
         im = im.convert("RGB")
     pixels = np.asarray(im, dtype=np.uint8)
@@ -415,12 +464,66 @@ def load_rgba(path, *, max_pixels: int = DEFAULT_MAX_PIXELS, frame=None,
 
     Parameters and errors are those of :func:`load_rgb`.
     """
-    im, icc = _decode(path, max_pixels=max_pixels, frame=frame, max_scans=max_scans)
-    im = _normalise(im, icc, path)
+    return load_image(path, max_pixels=max_pixels, frame=frame, max_scans=max_scans)[0]
+
+
+@dataclass(frozen=True)
+class ImageMetadata:
+    """What of an input's metadata its outputs keep.
+
+    Attributes
+    ----------
+    dpi : (float, float) or None
+        The resolution, horizontal and vertical, in dots per inch.
+    srgb : bool
+        The input had an ICC profile and its values were converted to sRGB
+        (or the profile described sRGB already): the outputs say sRGB (a
+        PNG's sRGB chunk).
+    """
+
+    dpi: Optional[Tuple[float, float]] = None
+    srgb: bool = False
+
+
+def load_image(path, *, max_pixels: int = DEFAULT_MAX_PIXELS, frame=None,
+               max_scans: int = DEFAULT_MAX_SCANS):
+    """Read an image file as :func:`load_rgba` does, with the metadata its outputs keep.
+
+    Parameters and errors are those of :func:`load_rgb`.
+
+    Returns
+    -------
+    pixels : ndarray of shape (H, W, 3) or (H, W, 4), uint8
+        As :func:`load_rgba` returns them.
+    metadata : ImageMetadata
+        Its DPI, and whether an ICC profile was converted to sRGB. The EXIF
+        block (its orientation already applied to the pixels), the ICC
+        profile itself, XMP and text chunks are not carried over.
+    """
+    im, icc, dpi = _decode(path, max_pixels=max_pixels, frame=frame, max_scans=max_scans)
+    im, srgb = _normalise(im, icc, path)
     pixels = np.asarray(im, dtype=np.uint8)
     if pixels.ndim != 3 or pixels.shape[0] == 0 or pixels.shape[1] == 0:
         raise BadImageError(path, f"image has no pixels (size {pixels.shape[1::-1]})")
-    return pixels
+    return pixels, ImageMetadata(dpi, srgb)
+
+
+def decode_written(data: bytes) -> np.ndarray:
+    """The pixels of an image this package encoded, as its readers will see them.
+
+    Parameters
+    ----------
+    data : bytes
+        An encoded image (JPEG, WebP, AVIF, ...).
+
+    Returns
+    -------
+    ndarray of shape (H, W, 3), or (H, W, 4) when the file has alpha, uint8
+    """
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        has_alpha = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
+        return np.asarray(im.convert("RGBA" if has_alpha else "RGB"), dtype=np.uint8)
 
 
 def readable_extensions() -> frozenset:

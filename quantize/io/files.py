@@ -1,7 +1,8 @@
 """Writing files: atomically, all of a command's outputs or none.
 
-Every write goes through :func:`atomic_write`: a temporary file made with
-``tempfile.mkstemp`` in the target's directory, flushed, fsynced, closed and
+Every write goes through :func:`atomic_write`: a temporary file made as
+``tempfile.mkstemp`` makes one (a random name, ``O_CREAT | O_EXCL``, mode
+0600) in the target's directory, flushed, fsynced, closed and
 ``os.replace``d onto the target. On any failure the temporary file is removed
 and the target is untouched.
 """
@@ -12,7 +13,6 @@ import os
 import re
 import stat
 import sys
-import tempfile
 from contextlib import contextmanager
 
 
@@ -264,7 +264,7 @@ def write_all(outputs) -> None:
                 continue
             fd, tmp = _make_temp(target)
             pending.append((tmp, target))
-            # Write through mkstemp's descriptor: the name is never reopened.
+            # Write through the new file's descriptor: the name is never reopened.
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
@@ -309,8 +309,38 @@ TEMP_PREFIX = ".quantize-"
 _TEMP_NAME = re.compile(r"^\.quantize-(\d+)-[A-Za-z0-9_]{8}\.tmp$")
 
 
+#: Flags of a new temporary file, as ``tempfile.mkstemp`` opens it: never an
+#: existing file, never through a symlink.
+_TEMP_FLAGS = (os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+#: Names tried before giving up (mkstemp's own number).
+_TEMP_ATTEMPTS = 10000
+
+
+def _candidate_names():
+    """Endless random parts of temporary names: 8 hexadecimal digits each.
+
+    Drawn here rather than by ``tempfile``, which with ``shutil`` and the
+    compressors it imports would add to every command's start-up.
+    """
+    while True:
+        yield os.urandom(4).hex()
+
+
+def _open_temp(directory):
+    """(fd, name) of a new file in ``directory`` named like ``.quantize-PID-XXXXXXXX.tmp``."""
+    names = _candidate_names()
+    for _ in range(_TEMP_ATTEMPTS):
+        tmp = os.path.join(directory, f"{TEMP_PREFIX}{os.getpid()}-{next(names)}.tmp")
+        try:
+            return os.open(tmp, _TEMP_FLAGS, 0o600), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no unused temporary name in {directory!r}")
+
+
 def _make_temp(path):
-    """(fd, name) of a new temporary file beside ``path`` (mkstemp), with the error
+    """(fd, name) of a new temporary file beside ``path``, with the error
     mapping of :func:`atomic_write`. It has the mode of the file it replaces,
     or the umask's for a new one."""
     path = os.fspath(path)
@@ -318,8 +348,7 @@ def _make_temp(path):
         raise OutputError(path, "is a directory")
     directory = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".tmp",
-                                   dir=directory)
+        fd, tmp = _open_temp(directory)
     except FileNotFoundError:
         raise OutputError(path, "output directory does not exist") from None
     except NotADirectoryError:

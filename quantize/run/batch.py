@@ -114,6 +114,10 @@ class BatchSettings(ImageJob):
             rec["background"] = list(self.background)
         if self.optimize:
             rec["optimize"] = True
+        if self.output_quality is not None:
+            rec["output_quality"] = int(self.output_quality)
+        if self.metric != "euclidean" and self.codebook is None:
+            rec["metric"] = self.metric
         if self.sort != "frequency" and self.codebook is None:
             rec["sort"] = self.sort
         if self.codebook is not None:

@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import OptionsError, OutputError
 
 __all__ = ["ImageJob", "EncodedImage", "encode_image", "write_image", "image_summary", "look_record",
-           "recorded_options"]
+           "recorded_options", "written_mse"]
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,14 @@ class ImageJob:
         As the ``--dither`` and ``--background`` options.
     mode : {'palette', 'reconstruct'}
     fmt : str
-        The Pillow format of a reconstructed image.
+        The Pillow format of the output: PNG or GIF in palette mode (GIF is
+        always written from the codes and the codebook), any of
+        :data:`quantize.vocabulary.IMAGE_FORMATS` in reconstruct mode.
     optimize : bool
-        More zlib effort for PNGs.
+        More zlib effort for PNGs: the smallest of several zlib settings.
+    output_quality : int, optional
+        1-100, for the formats that take one (JPEG, WebP, AVIF); None: JPEG
+        and AVIF at their default quality, WebP lossless.
     max_pixels, frame, max_scans
         As in :func:`quantize.io.decode.load_rgba`.
     skip_if_larger : bool
@@ -65,6 +70,7 @@ class ImageJob:
     mode: str = "palette"
     fmt: str = "PNG"
     optimize: bool = False
+    output_quality: Any = None
     max_pixels: int = 1 << 28
     frame: Any = None
     max_scans: int = 500
@@ -89,6 +95,11 @@ class EncodedImage:
         The report's view of the image, when the job asks for it.
     written : bool
         False when :func:`write_image` kept it back (``skip_if_larger``).
+    source : ndarray, optional
+        The pixels that were quantized (after ``--background``), against
+        which a lossy file's own error is measured.
+    metadata : ImageMetadata, optional
+        What of the input's metadata the output kept (its DPI, sRGB).
     """
 
     result: Any
@@ -97,6 +108,8 @@ class EncodedImage:
     n_pixels: int
     preview: Any = None
     written: bool = True
+    source: Any = None
+    metadata: Any = None
 
 
 def encode_image(job: ImageJob, input_path, output_path) -> EncodedImage:
@@ -105,24 +118,30 @@ def encode_image(job: ImageJob, input_path, output_path) -> EncodedImage:
     Warnings (``QuantizeWarning``) are issued, not caught: the caller
     records or prints them.
 
+    The output keeps the input's DPI, and says sRGB (a PNG's sRGB chunk)
+    when an ICC profile was converted; EXIF (its orientation already
+    applied to the pixels) and the profile itself are not written.
+
     Raises
     ------
     QuantizeError
         Input that cannot be read (66, 65), a quality target for an image
-        with transparency (2), or a palette PNG that cannot hold the codes
-        (73).
+        with transparency (2), a palette PNG or GIF that cannot hold the
+        codes, or a format that cannot be written here (73).
     """
     import warnings
 
     from ..errors import QuantizeWarning
     from ..image.pipeline import apply_codebook, quantize_image
     from ..image.transparency import prepare
-    from ..io.decode import load_rgba
-    from ..io.encode import encode_palette_png, encode_rgb, floyd_steinberg_pillow
+    from ..io.decode import load_image
+    from ..io.encode import check_writable, encode_palette_png, encode_rgb, floyd_steinberg_pillow
 
-    pixels = prepare(load_rgba(input_path, max_pixels=job.max_pixels, frame=job.frame,
-                               max_scans=job.max_scans),
-                     job.background)
+    check_writable(job.fmt, output_path)
+    loaded, metadata = load_image(input_path, max_pixels=job.max_pixels, frame=job.frame,
+                                  max_scans=job.max_scans)
+    pixels = prepare(loaded, job.background)
+    del loaded
     n_pixels = pixels.shape[0] * pixels.shape[1]
     search = None
     if job.codebook is not None:
@@ -159,17 +178,23 @@ def encode_image(job: ImageJob, input_path, output_path) -> EncodedImage:
                                        "entry do not fit in a 256-colour palette; flatten with "
                                        "--background COLOR or use --mode reconstruct")
     quantized = result.reconstruct() if job.mode != "palette" or job.preview else None
-    if job.mode == "palette":
+    if job.fmt == "GIF":
+        from ..io.encode import encode_gif
+
+        data = encode_gif(result.labels, result.codebook, path=output_path)
+    elif job.mode == "palette":
         data = encode_palette_png(result.labels, result.codebook, path=output_path,
-                                  optimize=job.optimize)
+                                  optimize=job.optimize, dpi=metadata.dpi, srgb=metadata.srgb)
     else:
-        data = encode_rgb(quantized, job.fmt, path=output_path, optimize=job.optimize)
+        data = encode_rgb(quantized, job.fmt, path=output_path, optimize=job.optimize,
+                          quality=job.output_quality, dpi=metadata.dpi, srgb=metadata.srgb)
     preview = None
     if job.preview:
         from ..io.preview import make_preview
 
         preview = make_preview(pixels, quantized, result.codebook, result.counts)
-    return EncodedImage(result, data, search, n_pixels, preview)
+    return EncodedImage(result, data, search, n_pixels, preview=preview, source=pixels,
+                        metadata=metadata)
 
 
 def write_image(job: ImageJob, input_path, output_path, *, codebook_path=None, swatch_path=None,
@@ -243,7 +268,14 @@ def write_image(job: ImageJob, input_path, output_path, *, codebook_path=None, s
 
 def image_summary(job: ImageJob, encoded: EncodedImage, input_path, output_path,
                   seconds: float) -> dict:
-    """The figures ``--json`` prints for one image, the same for ``image`` and ``apply``."""
+    """The figures ``--json`` prints for one image, the same for ``image`` and ``apply``.
+
+    ``mse`` and ``psnr`` measure the palette (every pixel replaced by its
+    code's colour). A lossy file (JPEG, AVIF, WebP with a quality) differs
+    from that again: ``output_quality``, ``written_mse`` and
+    ``written_psnr`` then say what was written and how far the file, decoded
+    back, is from the input.
+    """
     result = encoded.result
     summary = {"input": input_path, "output": output_path, "k": result.k}
     if job.codebook is None:
@@ -253,11 +285,41 @@ def image_summary(job: ImageJob, encoded: EncodedImage, input_path, output_path,
     summary.update(inertia=result.inertia, mse=result.mse,
                    psnr=None if result.mse == 0 else result.psnr,
                    seconds=round(seconds, 4), colors_in=result.n_colours_in)
+    if job.mode == "reconstruct" and encoded.source is not None:
+        from ..image.pipeline import psnr_from_mse
+        from ..io.encode import DEFAULT_QUALITY, is_lossy
+
+        if is_lossy(job.fmt, job.output_quality):
+            written = written_mse(encoded.source, encoded.data)
+            quality = job.output_quality
+            summary.update(output_quality=DEFAULT_QUALITY.get(job.fmt) if quality is None
+                           else quality, written_mse=written,
+                           written_psnr=None if written == 0 else psnr_from_mse(written))
     if encoded.search is not None:
         # k_chosen reaches the target and k_chosen - 1 does not (same options and seed).
         summary["target"] = dict(job.target.as_dict(), k_max=job.k, k_chosen=encoded.search.k,
                                  probes=encoded.search.probes_list())
     return summary
+
+
+def written_mse(source, data: bytes) -> float:
+    """The MSE of an encoded file, decoded back, against the pixels it was made from.
+
+    Measured as :attr:`QuantizeResult.mse` is: RGB over three channels,
+    RGBA over premultiplied colour and alpha. A file without alpha made from
+    RGBA pixels is compared with them flattened onto white, as
+    :func:`quantize.io.encode.encode_rgb` wrote them.
+    """
+    from ..image.pipeline import pixel_mse
+    from ..image.transparency import flatten
+    from ..io.decode import decode_written
+
+    decoded = decode_written(data)
+    if source.shape[2] == 4 and decoded.shape[2] == 3:
+        source = flatten(source, (255, 255, 255))
+    elif source.shape[2] == 3 and decoded.shape[2] == 4:
+        decoded = decoded[..., :3]
+    return pixel_mse(source, decoded)
 
 
 def look_record(*, sort=None, dither="none", background=None) -> dict:

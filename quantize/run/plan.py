@@ -118,9 +118,10 @@ def collect_inputs(sources, *, recursive: bool = False, patterns=(), exclude=())
 def output_name(rel: str, settings) -> str:
     """The output's path relative to OUTDIR for an input's relative path.
 
-    Palette mode gives ``.png``; reconstruct mode gives the ``--format``'s
-    extension, or keeps the input's extension when that format can be
-    written (PNG, JPEG, WebP, TIFF, BMP), else ``.png``.
+    Palette mode gives ``.png`` (``.gif`` with ``--format gif``); reconstruct
+    mode gives the ``--format``'s extension, or keeps the input's extension
+    when that format can be written with any number of colours (PNG, JPEG,
+    WebP, TIFF, BMP), else ``.png``.
 
     ``settings`` is the batch's :class:`quantize.run.batch.BatchSettings`.
 
@@ -133,17 +134,26 @@ def output_name(rel: str, settings) -> str:
     'b.jpg'
     >>> output_name("b.gif", BatchSettings(mode="reconstruct"))
     'b.png'
+    >>> output_name("b.jpg", BatchSettings(out_format="GIF"))
+    'b.gif'
     """
-    from ..io.encode import FORMAT_EXTENSIONS, OUTPUT_FORMATS
-
     stem, ext = os.path.splitext(rel)
-    if settings.mode == "palette":
-        return stem + ".png"
-    if settings.out_format:
-        return stem + FORMAT_EXTENSIONS[settings.out_format]
-    if ext.lower() in OUTPUT_FORMATS:
-        return stem + ext
-    return stem + ".png"
+    return stem + _output_extension(ext, settings.mode, settings.out_format)
+
+
+def _output_extension(ext: str, mode: str, out_format) -> str:
+    """The extension of an output, from its input's extension (see :func:`output_name`)."""
+    from ..io.encode import FORMAT_EXTENSIONS, OUTPUT_FORMATS
+    from ..vocabulary import CODES_FORMATS
+
+    if out_format:
+        return FORMAT_EXTENSIONS[out_format]
+    if mode == "palette":
+        return ".png"
+    kept = OUTPUT_FORMATS.get(ext.lower())
+    if kept is not None and kept not in CODES_FORMATS:
+        return ext
+    return ".png"
 
 
 def plan_batch(sources, outdir, settings, *, recursive: bool = False,
@@ -207,7 +217,7 @@ def plan_batch(sources, outdir, settings, *, recursive: bool = False,
 
 
 #: The suffix of an output written beside its input, by mode (``--ext``).
-PALETTE_SUFFIX = "-pal.png"
+PALETTE_SUFFIX = "-pal"
 RECONSTRUCT_SUFFIX = "-rec"
 
 
@@ -215,10 +225,9 @@ def sibling_output(input_path, mode: str, suffix=None, out_format=None) -> str:
     """The output written beside ``input_path`` when no ``-o`` is given.
 
     The input's path without its extension, plus ``suffix``; by default
-    ``-pal.png`` in palette mode, and in reconstruct mode ``-rec`` plus the
-    extension of ``out_format`` (a Pillow format), else the input's own
-    extension when that format can be written, else ``.png``. Standard
-    input ('-') goes to standard output.
+    ``-pal`` in palette mode and ``-rec`` in reconstruct mode, then the
+    extension :func:`output_name` gives (``-pal.png``, ``-rec.jpg``, ...).
+    Standard input ('-') goes to standard output.
 
     Examples
     --------
@@ -233,14 +242,6 @@ def sibling_output(input_path, mode: str, suffix=None, out_format=None) -> str:
         return "-"
     stem, ext = os.path.splitext(os.fspath(input_path))
     if suffix is None:
-        if mode == "palette":
-            suffix = PALETTE_SUFFIX
-        else:
-            from ..io.encode import FORMAT_EXTENSIONS, OUTPUT_FORMATS
-
-            if out_format is not None:
-                ext = FORMAT_EXTENSIONS[out_format]
-            elif ext.lower() not in OUTPUT_FORMATS:
-                ext = ".png"
-            suffix = RECONSTRUCT_SUFFIX + ext
+        tag = PALETTE_SUFFIX if mode == "palette" else RECONSTRUCT_SUFFIX
+        suffix = tag + _output_extension(ext, mode, out_format)
     return stem + suffix
