@@ -314,3 +314,19 @@ def test_without_html_no_preview_is_made(batch_src, tmp_path, monkeypatch):
     result = invoke("batch", batch_src, "-o", tmp_path / "out", "-k", "6", "-j", "1")
     assert result.exit_code == 65, result.output
     assert "4 done, 0 skipped, 1 failed" in result.output
+
+
+def test_page_inside_an_outdir_that_does_not_exist_yet(tmp_path):
+    (tmp_path / "src").mkdir()
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(tmp_path / "src" / "a.png")
+
+    def run(*args):
+        return CliRunner().invoke(cli, [str(a) for a in args])
+
+    r = run("batch", tmp_path / "src", "-o", tmp_path / "out", "--html",
+            tmp_path / "out" / "report.html")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "out" / "report.html").stat().st_size > 0
+    r = run("batch", tmp_path / "src", "-o", tmp_path / "out2", "--html",
+            tmp_path / "missing" / "report.html")
+    assert r.exit_code == 73 and not (tmp_path / "out2").exists()

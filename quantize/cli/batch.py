@@ -164,7 +164,7 @@ def batch(sources, outdir, recursive, patterns, colors, max_iter, eps, init, att
     if html_path is not None:
         from ..run.report import check_page_path
 
-        check_page_path(html_path)
+        check_page_path(html_path, outdir)
 
     printer = BatchPrinter(progress=progress, quiet=quiet, verbose=verbose)
     try:

@@ -31,8 +31,10 @@ __all__ = ["check_page_path", "report_row", "summarize", "write_batch_html", "re
 _HIDDEN_OPTIONS = {"version"}
 
 
-def check_page_path(path) -> None:
+def check_page_path(path, outdir=None) -> None:
     """Refuse, before any work, a page that could not be written at the end.
+
+    A page in ``outdir`` itself is fine: the batch creates that directory.
 
     Raises
     ------
@@ -45,6 +47,8 @@ def check_page_path(path) -> None:
     if os.path.isdir(path):
         raise OutputError(path, "is a directory")
     folder = os.path.dirname(os.path.abspath(path))
+    if outdir is not None and folder == os.path.abspath(outdir):
+        return
     if not os.path.isdir(folder):
         raise OutputError(path, "output directory does not exist")
 
