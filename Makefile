@@ -18,8 +18,9 @@ help:
 	@echo "              the test suite"
 	@echo "make pipeline-demo - run the example Makefile pipeline samples/Makefile into out/pipeline/"
 	@echo "make bench  - install the bench extra and pngquant, time quantize against"
-	@echo "              cv2, scikit-learn, scipy, Pillow and pngquant, and measure the quality"
-	@echo "              corpus (BENCH_ARGS=--quick; python -m benchmarks.corpus for the corpus alone)"
+	@echo "              cv2, scikit-learn, scipy, Pillow and pngquant, measure dithering against"
+	@echo "              pngquant's and the quality corpus (BENCH_ARGS=--quick; python -m"
+	@echo "              benchmarks.dither / benchmarks.corpus for those parts alone)"
 	@echo "make clean  - remove $(VENV) and out/"
 
 $(BIN)/python:
@@ -79,12 +80,14 @@ test: $(VENV)/.installed-test
 pipeline-demo: $(VENV)/.installed-run
 	$(MAKE) -C samples -j2 QUANTIZE=$(abspath $(BIN))/quantize OUT=$(abspath out/pipeline)
 
-# Speed, quality and memory against the other tools, then the quality corpus
-# (MSE against cv2.kmeans, pngquant and full k-means on the corpus images; the
+# Speed, quality and memory against the other tools, then dithering (blurred
+# MSE and flat-area noise of --dither against pngquant's default dithering on
+# the corpus images, exactness checks, 12 MP timing) and the quality corpus
+# (MSE against cv2.kmeans, pngquant and full k-means on the corpus images); the
 # other tools' results are cached in benchmarks/.cache/, so only the first run
-# computes them); writes benchmarks/RESULTS.md. Not part of `make test`.
+# computes them; writes benchmarks/RESULTS.md. Not part of `make test`.
 # Options: make bench BENCH_ARGS="--quick" (or --huge, --no-corpus, --corpus-only,
-# -k 16,64, ...; see `$(BIN)/python -m benchmarks.run --help`).
+# --no-dither, --dither-only, -k 16,64, ...; see `$(BIN)/python -m benchmarks.run --help`).
 BENCH_ARGS ?=
 bench: $(VENV)/.installed-bench
 	@$(call apt_install,pngquant,pngquant,its column is left out)

@@ -8,6 +8,7 @@ first), or directly from the repository root with the virtualenv's Python::
     python -m benchmarks.run --huge     # also the 100 MP memory check (CLI only)
     python -m benchmarks.run --help     # every option
     python -m benchmarks.corpus         # only the quality corpus table (fast once cached)
+    python -m benchmarks.dither         # only the dithering section
 
 Modules:
 
@@ -24,6 +25,11 @@ Modules:
 ``looks``
     Perceptual error (ΔE_OK, CIEDE2000), PSNR and palette PNG bytes against
     pngquant, and the time to dither the 12 MP image.
+``dither``
+    Dithering against pngquant's default dithering on the corpus images:
+    blurred MSE (Gaussian σ = 1.5 px) and flat-area noise of no dithering,
+    ``floyd-steinberg`` and ``ordered``, exactness checks, and the time to
+    dither the 12 MP image; pngquant's figures are cached.
 ``corpus``
     The quality corpus: the sample photos plus generated images of hard
     classes (starfields, fog, sepia, stains, saturated art, UI screenshots,

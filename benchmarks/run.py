@@ -13,6 +13,14 @@ report is printed and written to ``benchmarks/RESULTS.md`` (a run limited by
 ``benchmarks/.cache/RESULTS-partial.md`` instead, so a quick check never
 overwrites the full results). Progress goes to standard error.
 
+Before the corpus comes the dithering section of :mod:`benchmarks.dither`
+(blurred MSE and flat-area noise of ``--dither floyd-steinberg`` and
+``--dither ordered`` against pngquant's default dithering on the corpus
+images at k = 16 and 64, the exactness checks, and the 12 MP timing; pngquant's
+figures are cached in ``benchmarks/.cache/dither-peers.json``). ``--quick``,
+``--looks-only``, ``--corpus-only`` and ``--huge-only`` leave it out;
+``--dither-only`` runs only it.
+
 The full run ends with the quality corpus of :mod:`benchmarks.corpus`
 (quantize's MSE on each corpus image at k = 8, 16, 64, 256 against cv2.kmeans,
 pngquant and full k-means; the other tools' results come from its cache,
@@ -89,10 +97,24 @@ def parse_args(argv=None):
                         "k-means on the corpus images; see python -m benchmarks.corpus)")
     p.add_argument("--corpus-only", action="store_true",
                    help="only the quality corpus (without the 12 MP image if --no-large)")
+    p.add_argument("--no-dither", action="store_true",
+                   help="skip the dithering section (blurred MSE and flat-area noise against "
+                        "pngquant's dithering; see python -m benchmarks.dither)")
+    p.add_argument("--dither-only", action="store_true",
+                   help="only the dithering section (its 12 MP timing unless --no-large)")
     args = p.parse_args(argv)
 
     if args.corpus_only and (args.looks_only or args.huge_only or args.no_corpus):
         p.error("--corpus-only goes with none of --looks-only, --huge-only, --no-corpus")
+    if args.dither_only and (args.corpus_only or args.looks_only or args.huge_only
+                             or args.no_dither):
+        p.error("--dither-only goes with none of --corpus-only, --looks-only, --huge-only, "
+                "--no-dither")
+    if args.dither_only:
+        args.no_corpus = True
+    if (args.quick and not args.dither_only) or args.looks_only or args.corpus_only \
+            or args.huge_only:
+        args.no_dither = True
     # The corpus takes its own k values unless -k names some.
     args.corpus_ks = list(args.ks) if args.ks else None
     if args.huge_only:
@@ -101,7 +123,7 @@ def parse_args(argv=None):
         args.no_corpus = True
     partial = bool(args.quick or args.ks or args.images or args.tools or args.no_large
                    or args.huge_only or args.no_looks or args.looks_only
-                   or args.no_corpus or args.corpus_only)
+                   or args.no_corpus or args.corpus_only or args.no_dither or args.dither_only)
     if args.quick:
         args.ks = args.ks or [16]
         args.images = args.images or ["china.jpg"]
@@ -184,7 +206,7 @@ def main(argv=None) -> int:
 
         # The plan: (image loader, tools for it, k values).
         plan = [(lambda n=name: bimages.photo(n), usable, args.ks) for name in args.images]
-        if args.looks_only or args.corpus_only:
+        if args.looks_only or args.corpus_only or args.dither_only:
             plan = []
         elif not args.no_large:
             large_tools = [t for t in usable if args.large_all_tools or t not in tools.SLOW_ON_LARGE]
@@ -216,15 +238,25 @@ def main(argv=None) -> int:
             gc.collect()
 
         looks_rows, looks_timings = [], []
-        run_looks = not args.no_looks and not args.corpus_only
+        run_looks = not args.no_looks and not args.corpus_only and not args.dither_only
         if run_looks:  # ΔE, PSNR, bytes against pngquant; 12 MP dithering
             from benchmarks import looks
 
             looks_rows, looks_timings = looks.run(args.images, large=not args.no_large, ctx=ctx,
                                                   log=log)
 
+        dither_text = None
+        if not args.no_dither:  # blurred MSE and flat-area noise against pngquant's dithering
+            from benchmarks import dither
+
+            log("bench: dithering (pngquant's figures from "
+                f"{dither.PEERS_FILE.relative_to(bimages.REPO)} when cached)...")
+            dither_text = dither.run([k for k in args.corpus_ks or dither.DEFAULT_K if k >= 2],
+                                     timing=not args.no_large, repeats=args.repeats, log=log)[0]
+
         help_info = None
-        if "cli" in usable and not args.looks_only and not args.corpus_only:
+        if "cli" in usable and not args.looks_only and not args.corpus_only \
+                and not args.dither_only:
             log("bench: timing `quantize --help`...")
             help_info = tools.measure_help(ctx)
         floor = tools.rss_floor()
@@ -271,9 +303,10 @@ def main(argv=None) -> int:
         log("bench: warning: quantize/ changed during the run")
     command = "python -m benchmarks.run" + ("" if argv is None and len(sys.argv) < 2 else
                                             " " + shlex.join(sys.argv[1:] if argv is None else argv))
-    if args.corpus_only:  # no speed tables or targets to show: header, machine, corpus
+    if args.corpus_only or args.dither_only:  # no speed tables or targets: header, machine
+        part = "quality corpus" if args.corpus_only else "dithering"
         text = "\n".join(
-            ["# quantize benchmark results (quality corpus only)", "",
+            [f"# quantize benchmark results ({part} only)", "",
              f"Command: `{command}`; the whole run took "
              f"{(time.perf_counter() - started) / 60:.1f} min.", "", "## Machine", ""]
             + [f"- {key}: {value}" for key, value in machine] + [""])
@@ -287,6 +320,8 @@ def main(argv=None) -> int:
         from benchmarks import looks
 
         text = text.rstrip("\n") + "\n\n" + looks.render(looks_rows, looks_timings)
+    if dither_text is not None:
+        text = text.rstrip("\n") + "\n\n" + dither_text
     if corpus_text is not None:
         text = text.rstrip("\n") + "\n\n" + corpus_text
     print(text)

@@ -1,9 +1,15 @@
 """Draw the before/after pictures of docs/looks.md (colour spaces and dithering).
 
-    python docs/make_looks.py        # writes docs/looks-dither.png, docs/looks-oklab.png
+    python docs/make_looks.py   # writes docs/looks-dither.png, docs/looks-dither-crops.png,
+                                # docs/looks-oklab.png
 
 Each picture is a row of panels, each panel what `quantize image` writes with
-the options named under it (the same library calls the CLI makes).
+the options named under it (the same library calls the CLI makes). The
+dithering crops set the previous algorithms ("before": Pillow's
+Floyd–Steinberg, and the Bayer offsets of the whole palette's spacing that
+``ordered`` used to add, redone here) beside the current ones, on
+samples/coffee.png and on the dark UI screenshot of the bench corpus
+(benchmarks/corpus.py draws it).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from quantize.core import colorspace as cs  # noqa: E402
+from quantize.image import dither  # noqa: E402
 from quantize.image.dither import dither_result  # noqa: E402
 from quantize.io.decode import load_rgb
 from quantize.io.encode import floyd_steinberg_pillow  # noqa: E402
@@ -51,10 +58,66 @@ def dither_picture(path: Path, k: int = 8) -> None:
     result = quantize_image(pixels, k)
     panels = [panel(pixels, ["samples/gradient.png", "original"])]
     for method in ("none", "floyd-steinberg", "ordered"):
-        shown = dither_result(result, pixels, method, floyd=floyd_steinberg_pillow)
+        shown = dither_result(result, pixels, method)
         panels.append(panel(shown.reconstruct(), [f"-k {k} --dither {method}",
                                                   f"PSNR {shown.psnr:.1f} dB"]))
     row(panels).save(path, optimize=True)
+
+
+def old_ordered(pixels: np.ndarray, codebook: np.ndarray) -> np.ndarray:
+    """The previous ``ordered``: every pixel offset by the Bayer threshold times
+    1.25 × the palette's median spacing (over √3), on all channels, then its
+    nearest code."""
+    book = codebook.astype(np.float64)
+    d = ((book[:, None] - book[None]) ** 2).sum(axis=2)
+    np.fill_diagonal(d, np.inf)
+    spread = float(np.median(np.sqrt(d.min(axis=1)))) / np.sqrt(3.0) * 1.25
+    h, w = pixels.shape[:2]
+    offsets = np.rint(((dither.BAYER8 + 0.5) / 64 - 0.5) * spread).astype(np.int16)
+    tile = np.tile(offsets, ((h + 7) // 8, (w + 7) // 8))[:h, :w]
+    cells = np.clip(pixels.astype(np.int32) + tile[..., None], 0, 255) >> 2
+    return dither.nearest_table(codebook)[(cells[..., 0] << 12) | (cells[..., 1] << 6) | cells[..., 2]]
+
+
+def zoom(pixels: np.ndarray, factor: int = 2) -> np.ndarray:
+    return pixels.repeat(factor, axis=0).repeat(factor, axis=1)
+
+
+def column(rows, gap=6) -> Image.Image:
+    height = sum(r.height for r in rows) + gap * (len(rows) - 1)
+    out = Image.new("RGB", (max(r.width for r in rows), height), "white")
+    y = 0
+    for r in rows:
+        out.paste(r, (0, y))
+        y += r.height + gap
+    return out
+
+
+def dither_crops(path: Path, k: int = 16) -> None:
+    """Before and after, enlarged 2×: Floyd–Steinberg on coffee.png's dark corner,
+    ordered on a flat dark UI panel."""
+    from benchmarks import corpus
+
+    rows = []
+    coffee = load_rgb(ROOT / "samples" / "coffee.png")
+    result = quantize_image(coffee, k)
+    crop = (slice(0, 110), slice(0, 130))
+    before = result.codebook[floyd_steinberg_pillow(coffee, result.codebook)]
+    after = dither_result(result, coffee, "floyd-steinberg").reconstruct()
+    rows.append(row([panel(zoom(coffee[crop]), ["samples/coffee.png (crop, 2x)", "original"]),
+                     panel(zoom(result.reconstruct()[crop]), [f"-k {k} --dither none", ""]),
+                     panel(zoom(before[crop]), ["floyd-steinberg before", "(Pillow's, textbook)"]),
+                     panel(zoom(after[crop]), ["floyd-steinberg now", "(limited)"])]))
+    ui = corpus.make("ui-dark")
+    result = quantize_image(ui, k)
+    crop = (slice(420, 530), slice(210, 340))
+    before = result.codebook[old_ordered(ui, result.codebook)]
+    after = dither_result(result, ui, "ordered").reconstruct()
+    rows.append(row([panel(zoom(ui[crop]), ["dark UI of the bench", "corpus (crop, 2x)"]),
+                     panel(zoom(result.reconstruct()[crop]), [f"-k {k} --dither none", ""]),
+                     panel(zoom(before[crop]), ["ordered before", "(palette-wide offsets)"]),
+                     panel(zoom(after[crop]), ["ordered now", "(nearest codes only)"])]))
+    column(rows).save(path, optimize=True)
 
 
 def oklab_picture(path: Path, k: int = 16) -> None:
@@ -71,5 +134,7 @@ def oklab_picture(path: Path, k: int = 16) -> None:
 if __name__ == "__main__":
     here = Path(__file__).resolve().parent
     dither_picture(here / "looks-dither.png")
+    dither_crops(here / "looks-dither-crops.png")
     oklab_picture(here / "looks-oklab.png")
-    print("wrote", here / "looks-dither.png", here / "looks-oklab.png")
+    print("wrote", here / "looks-dither.png", here / "looks-dither-crops.png",
+          here / "looks-oklab.png")
