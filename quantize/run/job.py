@@ -135,7 +135,7 @@ def encode_image(job: ImageJob, input_path, output_path) -> EncodedImage:
     from ..image.pipeline import apply_codebook, quantize_image
     from ..image.transparency import prepare
     from ..io.decode import load_image
-    from ..io.encode import check_writable, encode_palette_png, encode_rgb, floyd_steinberg_pillow
+    from ..io.encode import check_writable, encode_palette_png, encode_rgb
 
     check_writable(job.fmt, output_path)
     loaded, metadata = load_image(input_path, max_pixels=job.max_pixels, frame=job.frame,
@@ -170,7 +170,7 @@ def encode_image(job: ImageJob, input_path, output_path) -> EncodedImage:
     if job.dither != "none":
         from ..image.dither import dither_result
 
-        result = dither_result(result, pixels, job.dither, floyd=floyd_steinberg_pillow,
+        result = dither_result(result, pixels, job.dither,
                                sort=None if job.codebook is not None else job.sort)
     if job.mode == "palette" and result.codebook.shape[0] > 256:
         given = job.codebook.shape[0] if job.codebook is not None else result.codebook.shape[0] - 1
