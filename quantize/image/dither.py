@@ -183,16 +183,9 @@ def _working_codebook(codebook, color_space: str) -> np.ndarray:
 
 def _nearest_labels(pixels, codebook, color_space: str) -> np.ndarray:
     """Every pixel's nearest code in the working space (as the pipeline finds them)."""
-    from .fit import nearest_codes, nearest_codes_in
-    from ..core.histogram import colour_histogram, lookup_labels, pixel_keys
+    from .fit import pixel_labels
 
-    keys = pixel_keys(pixels)
-    hist = colour_histogram(keys)
-    if color_space == "srgb":
-        codes, _ = nearest_codes(hist.colours, codebook)
-    else:
-        codes, _ = nearest_codes_in(hist.colours, codebook, color_space)
-    return lookup_labels(keys, hist.keys, codes).reshape(pixels.shape[:2])
+    return pixel_labels(pixels, codebook, color_space)[0]
 
 
 def _labels_for(pixels, codebook, labels, color_space: str) -> np.ndarray:

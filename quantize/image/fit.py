@@ -17,8 +17,8 @@ from ..core.histogram import ColourHistogram, colour_histogram, lookup_labels, p
 from ..core.search import nearest
 from .result import QuantizeResult, _check_sort, fit_options, order_codes
 
-__all__ = ["HistogramFit", "fit_histogram", "quantize_rgb", "apply_rgb", "nearest_codes",
-           "nearest_codes_in"]
+__all__ = ["HistogramFit", "fit_histogram", "quantize_rgb", "apply_rgb", "pixel_labels",
+           "nearest_codes", "nearest_codes_in"]
 
 
 def quantize_rgb(pixels, k, *, max_iter, eps, init, attempts, seed, callback, metric,
@@ -38,18 +38,40 @@ def quantize_rgb(pixels, k, *, max_iter, eps, init, attempts, seed, callback, me
                           fit.converged, len(hist), options)
 
 
-def apply_rgb(pixels, codebook, *, color_space) -> QuantizeResult:
-    """:func:`quantize.image.pipeline.apply_codebook` of a checked (H, W, 3) image."""
-    codebook = codebook.astype(np.uint8)
+def pixel_labels(pixels, codebook, color_space: str = "srgb"):
+    """Every pixel's nearest code, found once per distinct colour and looked up per pixel.
+
+    Parameters
+    ----------
+    pixels : ndarray of shape (H, W, 3), uint8
+    codebook : ndarray of shape (k, 3), uint8
+    color_space : {'srgb', 'oklab', 'lab'}
+        Where "nearest" is measured.
+
+    Returns
+    -------
+    labels : ndarray of shape (H, W)
+    hist : ColourHistogram
+        The image's distinct colours and their counts.
+    codes, sq_dist : ndarray
+        Each distinct colour's code and squared distance to it.
+    """
     keys = pixel_keys(pixels)
     hist = colour_histogram(keys)
     if color_space == "srgb":
         codes, sq_dist = nearest_codes(hist.colours, codebook)
     else:
         codes, sq_dist = nearest_codes_in(hist.colours, codebook, color_space)
+    labels = lookup_labels(keys, hist.keys, codes).reshape(pixels.shape[:2])
+    return labels, hist, codes, sq_dist
+
+
+def apply_rgb(pixels, codebook, *, color_space) -> QuantizeResult:
+    """:func:`quantize.image.pipeline.apply_codebook` of a checked (H, W, 3) image."""
+    codebook = codebook.astype(np.uint8)
+    labels, hist, codes, sq_dist = pixel_labels(pixels, codebook, color_space)
     counts = np.bincount(codes, weights=hist.counts, minlength=codebook.shape[0]).astype(np.int64)
     inertia = float(np.dot(hist.counts, sq_dist))
-    labels = lookup_labels(keys, hist.keys, codes).reshape(pixels.shape[:2])
     options = {"codebook": codebook.shape[0]}
     if color_space != "srgb":
         options["color_space"] = color_space
