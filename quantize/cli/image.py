@@ -52,8 +52,8 @@ from .options import (EXIT_CODES_HELP, FiniteFloat, _check_palette_size, _codebo
 @report_options("k, iterations, inertia, MSE, PSNR and seconds")
 @_reports_errors
 def image(inputs, output_path, suffix, force, skip_if_larger, colors, max_iter, eps, init,
-          attempts, seed, metric, mode, out_format, codebook_path, min_psnr, max_mse, swatch_path, as_json, quiet, verbose,
-          max_pixels, frame, max_scans, color_space="srgb", sort="frequency", dither="none",
+          attempts, seed, metric, mode, out_format, codebook_path, min_psnr, max_mse, swatch_path,
+          as_json, quiet, verbose, max_pixels, frame, max_scans, color_space="srgb", sort="frequency", dither="none",
           background=None, optimize=False, output_quality=None):
     """Quantize images IN... into palette PNGs or reconstructed images.
 

@@ -189,9 +189,11 @@ def _distinct_rows_result(kernel, weights, k):
     usable = kernel.seed_weights > 0
     distinct = np.unique(kernel.seed_rows[usable], axis=0)
     if kernel.name == "cosine":
-        what = f"{distinct.shape[0]} distinct directions, fewer than k={k}; returning one centre per direction"
+        what = (f"{distinct.shape[0]} distinct directions, fewer than k={k}; returning one "
+                "centre per direction")
     else:
-        what = f"{distinct.shape[0]} distinct rows, fewer than k={k}; returning the distinct rows as centres"
+        what = (f"{distinct.shape[0]} distinct rows, fewer than k={k}; returning the distinct "
+                "rows as centres")
     warnings.warn(f"data has {what}", QuantizeWarning, stacklevel=3)
     m = kernel.data.shape[0]
     labels = np.empty(m, dtype=np.intp)

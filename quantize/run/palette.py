@@ -76,7 +76,8 @@ class SharedFit:
     Attributes
     ----------
     fit : HistogramFit or None
-        None when no image could be read; else the codebook (in the job's sort order), its counts over all images,
+        None when no image could be read; else the codebook (in the job's
+        sort order), its counts over all images,
         inertia, iterations.
     n_images : int
         The images that were read.
