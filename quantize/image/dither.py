@@ -188,6 +188,24 @@ def _nearest_labels(pixels, codebook, color_space: str) -> np.ndarray:
     return pixel_labels(pixels, codebook, color_space)[0]
 
 
+def _start(pixels, codebook, labels, color_space: str):
+    """What both methods start from: the checked inputs, every pixel's nearest
+    code, the codes' dtype and the codebook in the working space (None when
+    there is nothing to dither: fewer than two codes, or no pixel; the labels
+    are then the result)."""
+    from ..core import colorspace as cs
+
+    pixels = np.asarray(pixels)
+    codebook = np.asarray(codebook, dtype=np.uint8)
+    _check(pixels, codebook)
+    cs.check_color_space(color_space)
+    labels = _labels_for(pixels, codebook, labels, color_space)
+    dtype = _code_dtype(codebook.shape[0])
+    if codebook.shape[0] < 2 or pixels.size == 0:
+        return pixels, codebook, labels.astype(dtype), dtype, None
+    return pixels, codebook, labels, dtype, _working_codebook(codebook, color_space)
+
+
 def _labels_for(pixels, codebook, labels, color_space: str) -> np.ndarray:
     if labels is None:
         return _nearest_labels(pixels, codebook, color_space)
@@ -357,17 +375,11 @@ def ordered(pixels, codebook, *, labels=None, color_space: str = "srgb") -> np.n
     from ..core import colorspace as cs
     from ..core.histogram import keys_to_colours, pixel_keys
 
-    pixels = np.asarray(pixels)
-    codebook = np.asarray(codebook, dtype=np.uint8)
-    _check(pixels, codebook)
-    cs.check_color_space(color_space)
-    labels = _labels_for(pixels, codebook, labels, color_space)
+    pixels, codebook, labels, dtype, book_w = _start(pixels, codebook, labels, color_space)
+    if book_w is None:
+        return labels
     k = codebook.shape[0]
-    dtype = _code_dtype(k)
     h, w = pixels.shape[:2]
-    if k < 2 or pixels.size == 0:
-        return labels.astype(dtype)
-    book_w = _working_codebook(codebook, color_space)
     m = min(ORDERED_NEIGHBOURS, k - 1)
     neighbours = np.argsort(_neighbour_distances(book_w), axis=1, kind="stable")[:, :m]
 
@@ -506,18 +518,11 @@ def floyd_steinberg(pixels, codebook, *, labels=None, color_space: str = "srgb",
     """
     from ..core import colorspace as cs
 
-    pixels = np.asarray(pixels)
-    codebook = np.asarray(codebook, dtype=np.uint8)
-    _check(pixels, codebook)
-    cs.check_color_space(color_space)
-    labels = _labels_for(pixels, codebook, labels, color_space)
+    pixels, codebook, labels, dtype, book_w = _start(pixels, codebook, labels, color_space)
+    if book_w is None:
+        return labels
     k = codebook.shape[0]
-    dtype = _code_dtype(k)
     h, w = pixels.shape[:2]
-    if k < 2 or pixels.size == 0:
-        return labels.astype(dtype)
-
-    book_w = _working_codebook(codebook, color_space)
     # Each pixel's colour and nearest code in one word: 4 bytes (sRGB, at
     # most 256 codes) or 4 float32 (16 bytes), so that a wavefront is one
     # strided gather. The scan starts FS_WARMUP rows above and columns left
